@@ -1,0 +1,1 @@
+"""The kemu control plane: API server, scheduler, controllers and node lifecycle over etcd."""

@@ -1,0 +1,1 @@
+"""Validation as Kubernetes does it, returning FieldErrors with Kubernetes' paths and wording."""

@@ -1,0 +1,358 @@
+"""The watch cache: one etcd watch over the whole registry, decoded once, fanned out.
+
+At start every kind is listed at one etcd revision; from then on a single etcd watch feeds
+per-kind caches (current objects plus a ring buffer of recent events). API watchers and the
+in-process controllers subscribe here, so one etcd event costs one decode however many
+watchers see it. Pod watchers that select ``spec.nodeName=X`` (every kubelet) are indexed by
+node, so a pod event reaches only the kubelet it concerns.
+
+A watch from a resourceVersion still in the buffer replays from it; an older one falls back to
+a direct etcd watch, which fails with "too old" if etcd has compacted that history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from controlplane.apiserver import keys
+from controlplane.storage import CompactedError, EventType, Store, StoreEvent, StoreUnavailableError
+from kemu.api import kinds
+from kemu.api.fields import FieldSelector, field_set
+from kemu.api.kinds import Kind
+from kemu.api.labels import Selector
+
+log = logging.getLogger(__name__)
+
+ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
+
+Decoder = Callable[[Kind, bytes, int], Any]
+
+
+@dataclass(frozen=True)
+class CacheEvent:
+    type: str
+    obj: Any
+    prev: Any | None
+    revision: int
+
+
+@dataclass
+class Filter:
+    namespace: str = ""
+    labels: Selector = field(default_factory=Selector.everything)
+    fields: FieldSelector = field(default_factory=FieldSelector)
+
+    def matches(self, kind: Kind, obj: Any) -> bool:
+        if self.namespace and obj.metadata.namespace != self.namespace:
+            return False
+        if not self.labels.matches(obj.metadata.labels):
+            return False
+        return self.fields.empty() or self.fields.matches(field_set(kind, obj))
+
+
+class WatchClosedError(Exception):
+    """The cache ended this watch (the watcher fell too far behind, or the cache re-listed)."""
+
+
+class _Watcher:
+    def __init__(self, kind: Kind, flt: Filter, after: int, max_pending: int):
+        self.kind = kind
+        self.filter = flt
+        self.after = after
+        self.max_pending = max_pending
+        self.queue: collections.deque[CacheEvent] = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.closed: str | None = None
+
+    def offer(self, event: CacheEvent) -> None:
+        if self.closed or event.revision <= self.after:
+            return
+        filtered = self._filtered(event)
+        if filtered is None:
+            return
+        if len(self.queue) >= self.max_pending:
+            self.close("watcher fell too far behind")
+            return
+        self.queue.append(filtered)
+        self.wakeup.set()
+
+    def _filtered(self, event: CacheEvent) -> CacheEvent | None:
+        flt = self.filter
+        now = flt.matches(self.kind, event.obj)
+        if event.type == ADDED:
+            return event if now else None
+        if event.type == DELETED:
+            return event if flt.matches(self.kind, event.obj) else None
+        before = event.prev is not None and flt.matches(self.kind, event.prev)
+        if now and before:
+            return event
+        if now:
+            return CacheEvent(ADDED, event.obj, event.prev, event.revision)
+        if before:
+            return CacheEvent(DELETED, event.obj, event.prev, event.revision)
+        return None
+
+    def close(self, why: str) -> None:
+        self.closed = why
+        self.wakeup.set()
+
+
+class KindCache:
+    """Current objects and recent events of one kind."""
+
+    def __init__(self, kind: Kind, capacity: int):
+        self.kind = kind
+        self.objects: dict[bytes, Any] = {}
+        self.buffer: collections.deque[CacheEvent] = collections.deque()
+        self.capacity = capacity
+        # Every event of this kind after start_revision is in the buffer.
+        self.start_revision = 0
+        self.watchers: set[_Watcher] = set()
+        self.by_node: dict[str, set[_Watcher]] = collections.defaultdict(set)
+
+    def reset(self, objects: dict[bytes, Any], revision: int) -> None:
+        self.objects = objects
+        self.buffer.clear()
+        self.start_revision = revision
+        for watcher in list(self.watchers):
+            watcher.close("the watch cache re-listed")
+        self.watchers.clear()
+        self.by_node.clear()
+
+    def apply(self, event: CacheEvent, key: bytes) -> None:
+        if event.type == DELETED:
+            self.objects.pop(key, None)
+        else:
+            self.objects[key] = event.obj
+        self.buffer.append(event)
+        if len(self.buffer) > self.capacity:
+            evicted = self.buffer.popleft()
+            self.start_revision = evicted.revision
+        for watcher in self._interested(event):
+            watcher.offer(event)
+
+    def _interested(self, event: CacheEvent) -> Iterable[_Watcher]:
+        if not self.by_node:
+            return self.watchers
+        nodes = {event.obj.spec.node_name}
+        if event.prev is not None:
+            nodes.add(event.prev.spec.node_name)
+        chosen = set(self.watchers)
+        for node in nodes:
+            chosen |= self.by_node.get(node, set())
+        return chosen
+
+    def register(self, watcher: _Watcher) -> None:
+        node = watcher.filter.fields.required_value("spec.nodeName") \
+            if self.kind.name == "Pod" else None
+        if node is not None:
+            self.by_node[node].add(watcher)
+        else:
+            self.watchers.add(watcher)
+
+    def unregister(self, watcher: _Watcher) -> None:
+        self.watchers.discard(watcher)
+        for node, group in list(self.by_node.items()):
+            group.discard(watcher)
+            if not group:
+                del self.by_node[node]
+
+
+class WatchCache:
+    """The caches of every kind, fed by one etcd watch on ``/registry/``."""
+
+    def __init__(self, store: Store, decode: Decoder, capacity: int = 5000,
+                 max_pending: int = 20000, bookmark_interval: float = 60.0):
+        self.store = store
+        self.decode = decode
+        self.max_pending = max_pending
+        self.bookmark_interval = bookmark_interval
+        self.kinds: dict[bytes, KindCache] = {
+            keys.kind_prefix(k): KindCache(k, capacity) for k in kinds.all_kinds()}
+        self.by_kind = {c.kind.name: c for c in self.kinds.values()}
+        self.revision = 0
+        self.ready = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- feeding --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._relist()
+        self._task = asyncio.create_task(self._run(), name="watch-cache")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for cache in self.kinds.values():
+            for watcher in list(cache.watchers) + [w for g in cache.by_node.values() for w in g]:
+                watcher.close("the API server is stopping")
+
+    async def _relist(self) -> None:
+        items, revision = await self.store.list(keys.ROOT)
+        grouped: dict[bytes, dict[bytes, Any]] = {prefix: {} for prefix in self.kinds}
+        for kv in items:
+            prefix = self._prefix_of(kv.key)
+            if prefix is None:
+                continue
+            try:
+                grouped[prefix][kv.key] = self.decode(self.kinds[prefix].kind, kv.value,
+                                                      kv.mod_revision)
+            except Exception:
+                log.exception("undecodable value at %s", kv.key.decode(errors="replace"))
+        for prefix, cache in self.kinds.items():
+            cache.reset(grouped[prefix], revision)
+        await self._advance(revision)
+        self.ready.set()
+
+    def _prefix_of(self, key: bytes) -> bytes | None:
+        slash = key.find(b"/", len(keys.ROOT))
+        if slash < 0:
+            return None
+        prefix = key[: slash + 1]
+        return prefix if prefix in self.kinds else None
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async for event in self.store.watch(keys.ROOT, self.revision):
+                    self._apply(event)
+                    backoff = 0.1
+                    if event.revision > self.revision:
+                        await self._advance(event.revision)
+            except CompactedError:
+                log.warning("watch cache fell behind etcd compaction; re-listing")
+                await self._relist_with_retry()
+            except StoreUnavailableError as exc:
+                log.warning("watch cache lost etcd (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _relist_with_retry(self) -> None:
+        while True:
+            try:
+                await self._relist()
+                return
+            except StoreUnavailableError:
+                await asyncio.sleep(0.5)
+
+    def _apply(self, event: StoreEvent) -> None:
+        prefix = self._prefix_of(event.kv.key)
+        if prefix is None:
+            return
+        cache = self.kinds[prefix]
+        key = event.kv.key
+        previous = cache.objects.get(key)
+        if event.type is EventType.DELETE:
+            if previous is None:
+                return
+            gone = type(previous)()
+            gone.CopyFrom(previous)
+            gone.metadata.resource_version = str(event.revision)
+            cache.apply(CacheEvent(DELETED, gone, previous, event.revision), key)
+            return
+        try:
+            obj = self.decode(cache.kind, event.kv.value, event.kv.mod_revision)
+        except Exception:
+            log.exception("undecodable value at %s", key.decode(errors="replace"))
+            return
+        kind = ADDED if previous is None else MODIFIED
+        cache.apply(CacheEvent(kind, obj, previous, event.revision), key)
+
+    async def _advance(self, revision: int) -> None:
+        async with self._progress:
+            self.revision = revision
+            self._progress.notify_all()
+
+    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
+        """Wait until the cache has applied everything up to ``revision``."""
+        if self.revision >= revision:
+            return True
+        async with self._progress:
+            try:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self.revision >= revision), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    # -- reading --------------------------------------------------------------------------
+    def list(self, kind: Kind, flt: Filter) -> tuple[list[Any], int]:
+        cache = self.by_kind[kind.name]
+        prefix = keys.namespace_prefix(kind, flt.namespace)
+        items = [obj for key, obj in cache.objects.items()
+                 if key.startswith(prefix) and flt.matches(kind, obj)]
+        items.sort(key=lambda o: (o.metadata.namespace, o.metadata.name))
+        return items, self.revision
+
+    def get(self, kind: Kind, key: bytes) -> Any | None:
+        return self.by_kind[kind.name].objects.get(key)
+
+    async def watch(self, kind: Kind, flt: Filter, resource_version: str,
+                    bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
+        """Events for ``kind`` that pass ``flt``: see the module docstring."""
+        await self.ready.wait()
+        cache = self.by_kind[kind.name]
+        after = int(resource_version) if resource_version not in ("", "0") else None
+        if after is not None and after < cache.start_revision:
+            async for event in self._watch_store(kind, flt, after):
+                yield event
+            return
+        start = self.revision if after is None else after
+        watcher = _Watcher(kind, flt, start, self.max_pending)
+        initial: list[CacheEvent] = []
+        if after is None:
+            for obj in self.list(kind, flt)[0]:
+                initial.append(CacheEvent(ADDED, obj, None, int(obj.metadata.resource_version)))
+        else:
+            for event in cache.buffer:
+                watcher.offer(event)
+        cache.register(watcher)
+        try:
+            for event in initial:
+                yield event
+            while True:
+                while watcher.queue:
+                    yield watcher.queue.popleft()
+                if watcher.closed:
+                    raise WatchClosedError(watcher.closed)
+                watcher.wakeup.clear()
+                if bookmarks:
+                    try:
+                        await asyncio.wait_for(watcher.wakeup.wait(), self.bookmark_interval)
+                    except TimeoutError:
+                        if not watcher.queue:
+                            yield CacheEvent(BOOKMARK, None, None, self.revision)
+                else:
+                    await watcher.wakeup.wait()
+        finally:
+            cache.unregister(watcher)
+
+    async def _watch_store(self, kind: Kind, flt: Filter, after: int) -> AsyncIterator[CacheEvent]:
+        """A watch older than the cache's buffer: straight from etcd (may be compacted)."""
+        prefix = keys.namespace_prefix(kind, flt.namespace)
+        probe = _Watcher(kind, flt, after, self.max_pending)
+        async for event in self.store.watch(prefix, after):
+            prev = self.decode(kind, event.prev.value, event.prev.mod_revision) \
+                if event.prev is not None else None
+            if event.type is EventType.DELETE:
+                if prev is None:
+                    continue
+                prev.metadata.resource_version = str(event.revision)
+                probe.offer(CacheEvent(DELETED, prev, prev, event.revision))
+            else:
+                obj = self.decode(kind, event.kv.value, event.kv.mod_revision)
+                probe.offer(CacheEvent(MODIFIED if prev is not None else ADDED, obj, prev,
+                                       event.revision))
+            while probe.queue:
+                yield probe.queue.popleft()
+            if probe.closed:
+                raise WatchClosedError(probe.closed)

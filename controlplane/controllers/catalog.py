@@ -1,0 +1,1 @@
+"""Imports every controller module so each registers itself; the manager imports this."""

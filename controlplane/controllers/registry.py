@@ -1,0 +1,37 @@
+"""The controllers the control plane can run, by name, and what each is given to run with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controlplane.controllers.base import Controller
+from controlplane.controllers.events import EventRecorder
+from controlplane.controllers.informer import InformerFactory
+from kemu.client.interface import ApiClient
+from kemu.timing import Timing
+
+
+@dataclass
+class ControllerContext:
+    client: ApiClient
+    informers: InformerFactory
+    timing: Timing
+    is_leader: Callable[[], bool]
+    identity: str
+
+    def recorder(self, component: str) -> EventRecorder:
+        return EventRecorder(self.client, component, self.identity)
+
+
+ControllerFactory = Callable[[ControllerContext], Controller]
+
+# name -> factory; filled by controlplane.controllers.catalog.
+CONTROLLERS: dict[str, ControllerFactory] = {}
+
+
+def register(name: str) -> Callable[[ControllerFactory], ControllerFactory]:
+    def add(factory: ControllerFactory) -> ControllerFactory:
+        CONTROLLERS[name] = factory
+        return factory
+    return add

@@ -1,0 +1,195 @@
+"""The ``kemu.v1.NodeAgent`` gRPC service: what kubelet processes call.
+
+Every request names its node, and a node may only touch itself and the pods bound to it (as
+Kubernetes' NodeRestriction admission enforces); anything else is PermissionDenied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from controlplane.apiserver.api import Api
+from controlplane.apiserver.objects import clone
+from controlplane.apiserver.registry import DeleteOptions
+from controlplane.apiserver.service import abort, stream_events, unary
+from controlplane.apiserver.watchcache import Filter
+from kemu.api import errors, kinds
+from kemu.api.fields import FieldRequirement, FieldSelector
+from kemu.api.meta import now_rfc3339, now_rfc3339_micro
+from kemu.v1 import api_pb2, api_pb2_grpc, coordination_pb2, core_pb2
+
+log = logging.getLogger(__name__)
+
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+POD_CIDR_RANGE = ipaddress.ip_network("10.244.0.0/16")
+# Labels the kubelet owns and resets at every registration; all others belong to the API.
+KUBELET_OWNED_LABELS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
+                        "beta.kubernetes.io/os", "beta.kubernetes.io/arch")
+
+
+def _require_node(name: str) -> None:
+    if not name:
+        raise errors.invalid_error("Node", name, [errors.required("nodeName")])
+
+
+def _bound_here(pod: core_pb2.Pod, node_name: str) -> None:
+    if pod.spec.node_name != node_name:
+        bound = pod.spec.node_name or "no node"
+        raise errors.forbidden_error(
+            f'node "{node_name}" cannot act on pod {pod.metadata.namespace}/{pod.metadata.name}: '
+            f"it is bound to {bound!r}, not to this node")
+
+
+class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
+    def __init__(self, api: Api):
+        self.api = api
+        self.nodes = api.registry("Node")
+        self.pods = api.registry("Pod")
+        self.leases = api.registry("Lease")
+        self._cidr_lock = asyncio.Lock()
+
+    async def _allocate_cidr(self) -> str:
+        used = {n.spec.pod_cidr for n in self.api.cache.by_kind["Node"].objects.values()}
+        for subnet in POD_CIDR_RANGE.subnets(new_prefix=24):
+            if str(subnet) not in used:
+                return str(subnet)
+        raise errors.ApiError(errors.Code.RESOURCE_EXHAUSTED, "Exhausted",
+                              "no pod CIDR is left in 10.244.0.0/16")
+
+    @unary
+    async def Register(self, request: api_pb2.RegisterNodeRequest, context: Any) -> core_pb2.Node:
+        wanted = request.node
+        name = wanted.metadata.name
+        _require_node(name)
+        async with self._cidr_lock:
+            try:
+                existing = await self.nodes.get("", name)
+            except errors.ApiError as exc:
+                if exc.code != errors.Code.NOT_FOUND:
+                    raise
+                existing = None
+            if existing is None:
+                node = clone(wanted)
+                node.spec.pod_cidr = node.spec.pod_cidr or await self._allocate_cidr()
+                node.spec.pod_cidrs[:] = [node.spec.pod_cidr]
+                await self.nodes.create(node)
+            else:
+                cidr = existing.spec.pod_cidr or await self._allocate_cidr()
+
+                def take_over(node: core_pb2.Node) -> core_pb2.Node:
+                    # Labels set through the API survive; the kubelet's own ones are reset.
+                    for key in KUBELET_OWNED_LABELS:
+                        if key in wanted.metadata.labels:
+                            node.metadata.labels[key] = wanted.metadata.labels[key]
+                    node.spec.pod_cidr = cidr
+                    node.spec.pod_cidrs[:] = [cidr]
+                    return node
+
+                await self.nodes.guaranteed_update("", name, take_over)
+        result: core_pb2.Node = await self._set_status(name, wanted.status)
+        return result
+
+    async def _set_status(self, name: str, status: core_pb2.NodeStatus) -> Any:
+        def replace(node: core_pb2.Node) -> core_pb2.Node:
+            node.status.CopyFrom(status)
+            return node
+
+        return await self.nodes.guaranteed_update("", name, replace, status=True)
+
+    @unary
+    async def RenewLease(self, request: api_pb2.RenewLeaseRequest,
+                         context: Any) -> coordination_pb2.Lease:
+        name = request.node_name
+        _require_node(name)
+        now = now_rfc3339_micro()
+
+        def renew(lease: coordination_pb2.Lease) -> coordination_pb2.Lease:
+            lease.spec.holder_identity = name
+            lease.spec.lease_duration_seconds = request.lease_duration_seconds
+            lease.spec.renew_time = now
+            return lease
+
+        try:
+            result: coordination_pb2.Lease = await self.leases.guaranteed_update(
+                NODE_LEASE_NAMESPACE, name, renew)
+            return result
+        except errors.ApiError as exc:
+            if exc.code != errors.Code.NOT_FOUND:
+                raise
+        node = await self.nodes.get("", name)
+        lease = coordination_pb2.Lease()
+        lease.metadata.name = name
+        lease.metadata.namespace = NODE_LEASE_NAMESPACE
+        lease.metadata.owner_references.add(api_version="v1", kind="Node", name=name,
+                                            uid=node.metadata.uid)
+        renew(lease)
+        lease.spec.acquire_time = now
+        created: coordination_pb2.Lease = await self.leases.create(lease)
+        return created
+
+    @unary
+    async def UpdateNodeStatus(self, request: api_pb2.UpdateNodeStatusRequest,
+                               context: Any) -> core_pb2.Node:
+        _require_node(request.node_name)
+        result: core_pb2.Node = await self._set_status(request.node_name, request.status)
+        return result
+
+    async def WatchPods(self, request: api_pb2.WatchPodsRequest,
+                        context: Any) -> AsyncIterator[api_pb2.WatchEvent]:
+        try:
+            _require_node(request.node_name)
+            flt = Filter(fields=FieldSelector((FieldRequirement("spec.nodeName",
+                                                                request.node_name, False),)))
+            async for event in stream_events(self.pods, flt, request.resource_version, True):
+                yield event
+        except Exception as exc:
+            await abort(context, exc)
+
+    @unary
+    async def UpdatePodStatus(self, request: api_pb2.UpdatePodStatusRequest,
+                              context: Any) -> core_pb2.Pod:
+        _require_node(request.node_name)
+
+        def report(pod: core_pb2.Pod) -> core_pb2.Pod | None:
+            _bound_here(pod, request.node_name)
+            if request.uid and pod.metadata.uid != request.uid:
+                raise errors.conflict_error("pods", pod.metadata.name,
+                                            "the pod was replaced (UID differs)")
+            if pod.status == request.status:
+                return None
+            pod.status.CopyFrom(request.status)
+            return pod
+
+        result: core_pb2.Pod = await self.pods.guaranteed_update(
+            request.namespace, request.name, report, status=True)
+        return result
+
+    @unary
+    async def RemovePod(self, request: api_pb2.RemovePodRequest,
+                        context: Any) -> api_pb2.RemovePodResponse:
+        _require_node(request.node_name)
+        pod = await self.pods.get(request.namespace, request.name)
+        _bound_here(pod, request.node_name)
+        await self.pods.delete(request.namespace, request.name,
+                               DeleteOptions(grace_period_seconds=0,
+                                             precondition_uid=request.uid or pod.metadata.uid))
+        return api_pb2.RemovePodResponse()
+
+    @unary
+    async def RecordEvent(self, request: api_pb2.RecordEventRequest,
+                          context: Any) -> api_pb2.RecordEventResponse:
+        _require_node(request.node_name)
+        event = clone(request.event)
+        event.source.component = "kubelet"
+        event.source.host = request.node_name
+        if not event.metadata.name and not event.metadata.generate_name:
+            event.metadata.generate_name = f"{event.involved_object.name or 'node'}."
+        if not event.first_timestamp:
+            event.first_timestamp = event.last_timestamp = now_rfc3339()
+            event.count = event.count or 1
+        await self.api.registry(kinds.by_name("Event")).create(event)
+        return api_pb2.RecordEventResponse()

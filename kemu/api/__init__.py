@@ -1,0 +1,1 @@
+"""The Kubernetes-shaped object model on top of the generated protobuf messages."""

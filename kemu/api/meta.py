@@ -1,0 +1,91 @@
+"""Small helpers over ObjectMeta: timestamps, keys, owner references, conditions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from kemu.v1 import meta_pb2
+
+
+class HasMetadata(Protocol):
+    @property
+    def metadata(self) -> meta_pb2.ObjectMeta: ...
+
+
+def now_rfc3339(clock: float | None = None) -> str:
+    """metav1.Time: seconds precision, UTC, ``Z``."""
+    moment = dt.datetime.now(dt.UTC) if clock is None else dt.datetime.fromtimestamp(clock, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_rfc3339_micro(clock: float | None = None) -> str:
+    """metav1.MicroTime: microseconds precision (Lease renewTime, Event eventTime)."""
+    moment = dt.datetime.now(dt.UTC) if clock is None else dt.datetime.fromtimestamp(clock, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 timestamp; 0.0 for an empty string."""
+    if not text:
+        return 0.0
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def key_of(obj: HasMetadata) -> str:
+    """``namespace/name`` or ``name`` for cluster-scoped objects: the work-queue key."""
+    ns = obj.metadata.namespace
+    return f"{ns}/{obj.metadata.name}" if ns else obj.metadata.name
+
+
+def split_key(key: str) -> tuple[str, str]:
+    namespace, _, name = key.rpartition("/")
+    return namespace, name
+
+
+def controller_of(obj: HasMetadata) -> meta_pb2.OwnerReference | None:
+    for ref in obj.metadata.owner_references:
+        if ref.HasField("controller") and ref.controller:
+            return ref
+    return None
+
+
+def owner_reference(owner: Any, kind: str, api_version: str, *,
+                    controller: bool = True, block: bool = True) -> meta_pb2.OwnerReference:
+    return meta_pb2.OwnerReference(api_version=api_version, kind=kind, name=owner.metadata.name,
+                                   uid=owner.metadata.uid, controller=controller,
+                                   block_owner_deletion=block)
+
+
+def is_being_deleted(obj: HasMetadata) -> bool:
+    return bool(obj.metadata.deletion_timestamp)
+
+
+def age(timestamp: str, now: float | None = None) -> str:
+    """kubectl's human duration (``5s``, ``3m2s``, ``4h``, ``12d``) since ``timestamp``."""
+    if not timestamp:
+        return "<unknown>"
+    reference = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    return human_duration(max(0.0, reference - parse_time(timestamp)))
+
+
+def human_duration(seconds: float) -> str:
+    s = int(seconds)
+    if s < 60 * 2:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        rest = s % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if days < 365 * 2:
+        return f"{days}d"
+    return f"{days // 365}y"

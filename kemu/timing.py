@@ -1,0 +1,93 @@
+"""Every interval kemu uses, as one settings object with two profiles.
+
+``default`` holds Kubernetes' own values; ``fast`` keeps the same ratios at one twentieth of the
+duration, for tests and demos. Any single interval can be overridden, from a flag or from the
+environment (``KEMU_TIMING_<NAME>``, e.g. ``KEMU_TIMING_NODE_MONITOR_GRACE_PERIOD=3``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    # Node heartbeats (kubelet) and their monitoring (node lifecycle controller).
+    node_lease_duration: float = 40.0
+    node_lease_renew_interval: float = 10.0
+    node_status_update_frequency: float = 10.0
+    node_status_report_frequency: float = 300.0
+    node_monitor_period: float = 5.0
+    node_monitor_grace_period: float = 40.0
+    node_startup_grace_period: float = 60.0
+    default_toleration_seconds: int = 300
+    # Pods on a node (kubelet and fake runtime).
+    image_pull_delay: float = 0.5
+    container_start_delay: float = 0.2
+    crashloop_backoff_base: float = 10.0
+    crashloop_backoff_max: float = 300.0
+    crashloop_backoff_reset: float = 600.0
+    # Control-plane loops.
+    leader_lease_duration: float = 15.0
+    leader_renew_deadline: float = 10.0
+    leader_retry_period: float = 2.0
+    scheduler_retry_backoff_base: float = 1.0
+    scheduler_retry_backoff_max: float = 10.0
+    queue_retry_base: float = 0.005
+    queue_retry_max: float = 1000.0
+    daemonset_failed_backoff_base: float = 1.0
+    daemonset_failed_backoff_max: float = 900.0
+    event_ttl: float = 3600.0
+    deployment_resync: float = 30.0
+    watch_bookmark_interval: float = 60.0
+    # The time scale of this profile (1.0 for default). Seconds written in pod specs
+    # (terminationGracePeriodSeconds, probe periods, ready-after annotations) are multiplied by
+    # it in the fake runtime, so a manifest behaves alike, only faster.
+    scale: float = 1.0
+
+    def scaled(self, factor: float) -> Timing:
+        """Every interval multiplied by ``factor`` (integers stay at least 1)."""
+        changes: dict[str, float | int] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "queue_retry_base":
+                continue
+            if isinstance(value, int):
+                changes[f.name] = max(1, round(value * factor))
+            else:
+                changes[f.name] = value * factor
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> Timing:
+        """Apply ``{"node_monitor_grace_period": "3"}``-style overrides; unknown names fail."""
+        names = {f.name: f for f in dataclasses.fields(self)}
+        changes: dict[str, float | int] = {}
+        for name, raw in overrides.items():
+            if name not in names:
+                raise ValueError(f"unknown timing setting {name!r}; known: {', '.join(sorted(names))}")
+            current = getattr(self, name)
+            changes[name] = int(raw) if isinstance(current, int) else float(raw)
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+
+DEFAULT = Timing()
+FAST = DEFAULT.scaled(0.05)
+PROFILES = {"default": DEFAULT, "fast": FAST}
+ENV_PREFIX = "KEMU_TIMING_"
+
+
+def load(profile: str = "default", overrides: Mapping[str, str] | None = None,
+         environ: Mapping[str, str] | None = None) -> Timing:
+    """The named profile, then ``KEMU_TIMING_*`` variables, then explicit overrides."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown timing profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    env = os.environ if environ is None else environ
+    from_env = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)
+                and k != ENV_PREFIX + "PROFILE"}
+    return PROFILES[profile].with_overrides(from_env).with_overrides(overrides or {})

@@ -1,0 +1,1 @@
+"""Generated from proto/kemu/v1 by scripts/genproto.py."""

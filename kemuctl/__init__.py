@@ -1,0 +1,1 @@
+"""kemuctl: a kubectl-like command line client of the kemu API."""

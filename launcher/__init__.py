@@ -1,0 +1,1 @@
+"""The ``kemu`` command: runs cluster processes (control plane, kubelet, whole local clusters)."""
