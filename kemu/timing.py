@@ -23,7 +23,6 @@ class Timing:
     node_monitor_period: float = 5.0
     node_monitor_grace_period: float = 40.0
     node_startup_grace_period: float = 60.0
-    default_toleration_seconds: int = 300
     # Pods on a node (kubelet and fake runtime).
     image_pull_delay: float = 0.5
     container_start_delay: float = 0.2
@@ -43,9 +42,10 @@ class Timing:
     event_ttl: float = 3600.0
     deployment_resync: float = 30.0
     watch_bookmark_interval: float = 60.0
-    # The time scale of this profile (1.0 for default). Seconds written in pod specs
-    # (terminationGracePeriodSeconds, probe periods, ready-after annotations) are multiplied by
-    # it in the fake runtime, so a manifest behaves alike, only faster.
+    # The time scale of this profile (1.0 for default). Every duration read from an object
+    # (terminationGracePeriodSeconds, probe periods, minReadySeconds, tolerationSeconds,
+    # progressDeadlineSeconds, the runtime's annotations ...) is multiplied by it wherever kemu
+    # acts on it, so a manifest behaves the same, only faster. Objects keep Kubernetes' values.
     scale: float = 1.0
 
     def scaled(self, factor: float) -> Timing:

@@ -2,7 +2,7 @@
 
 - NamespaceLifecycle: namespaced objects need an existing namespace that is not terminating.
 - DefaultTolerationSeconds: pods tolerate ``not-ready`` and ``unreachable`` NoExecute taints for
-  the profile's default seconds (300 in Kubernetes) unless they say otherwise.
+  300 seconds unless they say otherwise (the eviction scales it by the timing profile).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
+# Written into pod specs as Kubernetes does; acted on after tolerationSeconds x timing.scale.
+DEFAULT_TOLERATION_SECONDS = 300
 
 _NAMESPACE = by_name("Namespace")
 
@@ -42,7 +44,7 @@ class ClusterAdmission:
 
     def mutate_create(self, kind: Kind, obj: Any) -> None:
         if kind.name == "Pod":
-            seconds = self.timing.default_toleration_seconds
+            seconds = DEFAULT_TOLERATION_SECONDS
             for key in (TAINT_NOT_READY, TAINT_UNREACHABLE):
                 if not _tolerates(obj, key):
                     obj.spec.tolerations.add(key=key, operator="Exists", effect="NoExecute",
