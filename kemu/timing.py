@@ -59,7 +59,7 @@ class Timing:
                 changes[f.name] = max(1, round(value * factor))
             else:
                 changes[f.name] = value * factor
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
     def with_overrides(self, overrides: Mapping[str, str]) -> Timing:
         """Apply ``{"node_monitor_grace_period": "3"}``-style overrides; unknown names fail."""
@@ -70,7 +70,7 @@ class Timing:
                 raise ValueError(f"unknown timing setting {name!r}; known: {', '.join(sorted(names))}")
             current = getattr(self, name)
             changes[name] = int(raw) if isinstance(current, int) else float(raw)
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, float | int]:
         return dataclasses.asdict(self)
