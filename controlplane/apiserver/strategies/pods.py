@@ -16,7 +16,6 @@ from controlplane.apiserver.validation.pod import (
 )
 from kemu.api.errors import FieldError
 from kemu.api.names import dns1123_subdomain_problems
-from kemu.api.quantity import QuantityError, parse_quantity
 from kemu.v1 import core_pb2
 
 DEFAULT_TERMINATION_GRACE_PERIOD = 30
@@ -24,11 +23,8 @@ _QOS_RESOURCES = ("cpu", "memory")
 
 
 def _positive(text: str) -> Fraction | None:
-    try:
-        value = parse_quantity(text)
-    except QuantityError:
-        return None
-    return value if value > 0 else None
+    value = common.parsed_quantity(text)
+    return value if isinstance(value, Fraction) and value > 0 else None
 
 
 def qos_class(pod: core_pb2.Pod) -> str:

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from kemu.api import codec, errors
@@ -178,12 +179,20 @@ def message_json(message: Any) -> Any:
     return codec.encode(message)
 
 
+@lru_cache(maxsize=4096)
+def parsed_quantity(text: str) -> Fraction | str:
+    """The value of a quantity string, or the parse error (the same few strings recur)."""
+    try:
+        return parse_quantity(text)
+    except QuantityError as exc:
+        return str(exc)
+
+
 def quantity(path: str, text: str) -> tuple[Fraction | None, list[FieldError]]:
     """Parse a Quantity's string; a bad one, or a negative one, is an error at ``path``."""
-    try:
-        value = parse_quantity(text)
-    except QuantityError as exc:
-        return None, [errors.invalid(path, text, str(exc))]
+    value = parsed_quantity(text)
+    if isinstance(value, str):
+        return None, [errors.invalid(path, text, value)]
     if value < 0:
         return value, [errors.invalid(path, text, NEGATIVE)]
     return value, []
