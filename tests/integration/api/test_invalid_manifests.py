@@ -437,6 +437,7 @@ async def test_refused_on_create(case: Case, client: GrpcClient, namespace: str)
     assert error.code == case.code, str(error)
     assert case.field in error.fields, (error.fields, str(error))
     assert case.message in str(error), str(error)
+    assert all(c.reason.startswith("FieldValue") for c in error.causes), error.causes
     if case.code == Code.INVALID_ARGUMENT:
         assert error.reason == "Invalid"
         prefix = f'{kinds.of(obj).qualified_kind} "{obj.metadata.name}" is invalid: '
