@@ -94,3 +94,21 @@ _simple("restart", "Stop the node's process and start it again under the same na
 def node_list(folder: Path) -> None:
     """The node processes and their state."""
     _send(folder, {"op": "list"})
+
+
+@click.command()
+@click.option("--server", default="127.0.0.1:6443", envvar="KEMU_SERVER", show_default=True,
+              help="Control plane address (the first of a comma-separated list is used).")
+@click.option("--this-node", is_flag=True,
+              help="Also require this host's Node (KEMU_NODE_NAME or the hostname) to be Ready.")
+@click.option("--timeout", type=float, default=3.0, show_default=True)
+def health(server: str, this_node: bool, timeout: float) -> None:
+    """Exit 0 if the control plane serves (and, with --this-node, this node is Ready)."""
+    import asyncio
+
+    from launcher.health import check
+
+    message = asyncio.run(check(server.split(",")[0].strip(), this_node, timeout))
+    if message:
+        raise click.ClickException(message)
+    click.echo("ok")

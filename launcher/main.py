@@ -73,10 +73,11 @@ def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_p
 
 
 def _register() -> None:
-    from launcher.commands import node, up
+    from launcher.commands import health, node, up
 
     main.add_command(up)
     main.add_command(node)
+    main.add_command(health)
 
 
 _register()
