@@ -14,10 +14,11 @@ from kemu.api import codec
 from kemu.api.quantity import canonical_quantity
 from kemu.manifest import ManifestError, documents, load_paths
 from kemu.v1 import apps_pb2, batch_pb2, core_pb2
+from tests.support.manifests import SHARED
 
 pytestmark = pytest.mark.unit
 
-MANIFESTS = Path("/work/shared/manifests")
+MANIFESTS = SHARED
 
 
 def decode(cls: Any, document: Any) -> tuple[Any, list[str]]:
@@ -240,7 +241,6 @@ def _corpus() -> list[str]:
     return sorted(glob.glob(str(MANIFESTS / "**" / "*.yaml"), recursive=True))
 
 
-@pytest.mark.skipif(not MANIFESTS.is_dir(), reason="the shared manifests are not present")
 @pytest.mark.parametrize("path", _corpus(), ids=lambda p: str(Path(p).relative_to(MANIFESTS)))
 def test_every_shared_manifest_round_trips(path: str) -> None:
     try:

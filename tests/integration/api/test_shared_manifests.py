@@ -16,10 +16,11 @@ from kemu.api.errors import ApiError, Code
 from kemu.client.grpc_client import GrpcClient
 from kemu.manifest import ManifestError, load_paths
 from kemu.v1 import core_pb2
+from tests.support.manifests import SHARED
 
 pytestmark = pytest.mark.integration
 
-MANIFESTS = Path("/work/shared/manifests")
+MANIFESTS = SHARED
 NAMESPACE = "corpus"
 FILES = sorted(str(Path(p).relative_to(MANIFESTS))
                for p in glob.glob(str(MANIFESTS / "**" / "*.y*ml"), recursive=True))
