@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from controlplane.apiserver.validation import common
+from controlplane.apiserver.validation.meta import finalizer_problems
 from kemu.api import errors
 from kemu.api.errors import FieldError
 from kemu.api.names import dns1123_subdomain_problems, qualified_name_problems
@@ -17,12 +18,7 @@ NOTE_MAX = 1024
 def validate_namespace(namespace: core_pb2.Namespace) -> list[FieldError]:
     found: list[FieldError] = []
     for i, name in enumerate(namespace.spec.finalizers):
-        path = f"spec.finalizers[{i}]"
-        problems = qualified_name_problems(name)
-        found.extend(common.invalid_each(path, name, problems))
-        if not problems and "/" not in name and name != "kubernetes":
-            found.append(errors.invalid(path, name, "name is neither a standard finalizer name "
-                                                    "nor is it fully qualified"))
+        found.extend(common.invalid_each(f"spec.finalizers[{i}]", name, finalizer_problems(name)))
     return found
 
 

@@ -234,3 +234,12 @@ def test_leases_and_events() -> None:
         "action: Required value", "reason: Required value"]
     valid("Event", {"metadata": {"name": "n.1", "namespace": "default"},
                     "involvedObject": {"kind": "Node", "name": "n"}, "reason": "Ready"})
+
+
+def test_finalizers_are_standard_or_fully_qualified() -> None:
+    found = errors_of("ConfigMap", {"metadata": {"name": "c", "finalizers": [
+        "orphan", "example.com/cleanup", "cleanup", "example.com/cleanup"]}})
+    assert found == [
+        'metadata.finalizers[2]: Invalid value: "cleanup": name is neither a standard finalizer '
+        "name nor is it fully qualified",
+        'metadata.finalizers[3]: Duplicate value: "example.com/cleanup"']
