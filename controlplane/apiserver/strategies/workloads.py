@@ -55,7 +55,34 @@ class DeploymentStrategy(ValidatedStrategy):
         return self.validate_status(new) + workloads.collision_count_not_decremented(new, old)
 
 
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+
+
+def _template_generation(ds: Any) -> int:
+    try:
+        return int(ds.metadata.annotations.get(TEMPLATE_GENERATION_ANNOTATION, "0"))
+    except ValueError:
+        return 0
+
+
 class DaemonSetStrategy(ValidatedStrategy):
+    """apps/v1 shows a DaemonSet's templateGeneration as an annotation clients cannot set: 1 at
+    create, one more each time the pod template changes."""
+
+    def prepare_for_create(self, obj: Any) -> None:
+        super().prepare_for_create(obj)
+        obj.metadata.annotations[TEMPLATE_GENERATION_ANNOTATION] = "1"
+
+    def prepare_for_update(self, new: Any, old: Any) -> None:
+        super().prepare_for_update(new, old)
+        generation = _template_generation(old)
+        if new.spec.template != old.spec.template:
+            generation += 1
+        if generation:
+            new.metadata.annotations[TEMPLATE_GENERATION_ANNOTATION] = str(generation)
+        else:
+            new.metadata.annotations.pop(TEMPLATE_GENERATION_ANNOTATION, None)
+
     def validate_object(self, obj: Any) -> list[FieldError]:
         return workloads.validate_daemon_set(obj)
 

@@ -249,3 +249,17 @@ def test_controller_revision() -> None:
     changed = codec.decode(type(old), codec.encode(old))
     changed.data.raw = b'{"spec":{"a":2}}'
     assert fields(update("ControllerRevision", changed, old)[1]) == ["data"]
+
+
+def test_daemon_set_template_generation_annotation() -> None:
+    key = "deprecated.daemonset.template.generation"
+    ds = valid("DaemonSet", controller("DaemonSet"))
+    assert ds.metadata.annotations[key] == "1"
+    forged = codec.decode(type(ds), codec.encode(ds))
+    forged.spec.min_ready_seconds = 5
+    forged.metadata.annotations[key] = "9"
+    kept, found = update("DaemonSet", forged, ds)
+    assert found == [] and kept.metadata.annotations[key] == "1"
+    changed = codec.decode(type(kept), codec.encode(kept))
+    changed.spec.template.spec.containers[0].image = "nginx:2"
+    assert update("DaemonSet", changed, kept)[0].metadata.annotations[key] == "2"
