@@ -11,18 +11,22 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kemu.api.codec import encode
 from kemu.api.errors import ApiError, Code
 from kemu.api.meta import now_rfc3339
+from kemu.api.pods import is_active, is_ready
 from kemu.client.grpc_client import GrpcClient
 from kemu.client.interface import clone
 from kemu.manifest import load_text
-from kemu.v1 import core_pb2
+from kemu.v1 import apps_pb2, core_pb2
 from launcher.cluster import LocalCluster
+from tests.support.waiting import eventually
 
 CONTROLLERS = "replicaset,replicationcontroller,deployment"
 
@@ -126,7 +130,8 @@ async def events_for(client: GrpcClient, namespace: str, name: str) -> list[core
 
 class FakeKubelet:
     """Plays every node's kubelet for one namespace: pods that appear are bound and reported
-    running and ready after ``delay``; pods being deleted are removed (``finalize``)."""
+    running and ready after ``delay``; pods being deleted are removed (``finalize``) after
+    ``finalize_delay``."""
 
     def __init__(self, client: GrpcClient, namespace: str, *, delay: float = 0.05,
                  ready: Callable[[core_pb2.Pod], bool] = lambda pod: True,
@@ -136,6 +141,8 @@ class FakeKubelet:
         self.delay = delay
         self.ready = ready
         self.finalize = finalize
+        self.finalize_delay = 0.0
+        self._removing: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._started: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -157,7 +164,8 @@ class FakeKubelet:
             if event.type == "DELETED" or pod is None:
                 continue
             if pod.metadata.deletion_timestamp:
-                if self.finalize(pod):
+                if pod.metadata.uid not in self._removing and self.finalize(pod):
+                    self._removing.add(pod.metadata.uid)
                     self._spawn(self._remove(pod))
                 continue
             if not pod.spec.node_name and pod.metadata.uid not in self._started \
@@ -176,6 +184,7 @@ class FakeKubelet:
             await run_pod(self.client, pod)
 
     async def _remove(self, pod: core_pb2.Pod) -> None:
+        await asyncio.sleep(self.finalize_delay)
         with contextlib.suppress(ApiError):
             await self.client.delete(core_pb2.Pod, pod.metadata.name, pod.metadata.namespace,
                                      grace_period_seconds=0, precondition_uid=pod.metadata.uid)
@@ -188,3 +197,99 @@ async def grpc_client(cluster: LocalCluster) -> AsyncIterator[GrpcClient]:
         yield client
     finally:
         await client.close()
+
+
+async def apply_spec(client: GrpcClient, obj: Any) -> Any:
+    """Create the object, or patch its spec in place as ``kubectl apply`` would."""
+    kind = type(obj)
+    try:
+        return await client.create(obj)
+    except ApiError as exc:
+        if exc.code != Code.ALREADY_EXISTS:
+            raise
+    document = encode(obj)
+    patch: dict[str, Any] = {"spec": document["spec"]}
+    return await client.patch(kind, obj.metadata.name, obj.metadata.namespace, patch)
+
+
+async def wait_rollout_complete(client: GrpcClient, namespace: str, name: str,
+                                timeout: float = 30.0) -> apps_pb2.Deployment:
+    """The Deployment observed, every replica updated and available, Progressing complete."""
+
+    async def complete() -> apps_pb2.Deployment:
+        d = await client.get(apps_pb2.Deployment, name, namespace)
+        want = d.spec.replicas if d.spec.HasField("replicas") else 1
+        status = d.status
+        assert status.observed_generation == d.metadata.generation, status
+        assert (status.replicas, status.updated_replicas, status.available_replicas) == \
+            (want, want, want), status
+        progressing = next((c for c in status.conditions if c.type == "Progressing"), None)
+        assert progressing is not None and progressing.reason == "NewReplicaSetAvailable", status
+        return d
+
+    result: apps_pb2.Deployment = await eventually(complete, timeout=timeout,
+                                                   what=f"deployment {name} complete")
+    return result
+
+
+async def replica_sets(client: GrpcClient, namespace: str) -> dict[str, apps_pb2.ReplicaSet]:
+    found = (await client.list(apps_pb2.ReplicaSet, namespace)).items
+    return {rs.metadata.name: rs for rs in found}
+
+
+def condition_of(d: apps_pb2.Deployment, kind: str) -> apps_pb2.DeploymentCondition | None:
+    return next((c for c in d.status.conditions if c.type == kind), None)
+
+
+@dataclass
+class PodSample:
+    active: int
+    ready: int
+    hashes: frozenset[str]
+
+
+class PodCensus:
+    """Watches a namespace's pods and records, after every change, how many are active (not
+    terminating, not finished) and how many of those are ready; ``log`` keeps the events."""
+
+    def __init__(self, client: GrpcClient, namespace: str):
+        self.client = client
+        self.namespace = namespace
+        self.pods: dict[str, core_pb2.Pod] = {}
+        self.samples: list[PodSample] = []
+        self.log: list[tuple[str, str, bool]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> PodCensus:
+        listed = await self.client.list(core_pb2.Pod, self.namespace)
+        for pod in listed.items:
+            self.pods[pod.metadata.uid] = pod
+        self._sample()
+        self._task = asyncio.create_task(self._watch(listed.resource_version))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _watch(self, resource_version: str) -> None:
+        async for event in self.client.watch(core_pb2.Pod, self.namespace,
+                                             resource_version=resource_version):
+            pod = event.object
+            if pod is None:
+                continue
+            pod_hash = pod.metadata.labels.get("pod-template-hash", "")
+            self.log.append((event.type, pod_hash, bool(pod.metadata.deletion_timestamp)))
+            if event.type == "DELETED":
+                self.pods.pop(pod.metadata.uid, None)
+            else:
+                self.pods[pod.metadata.uid] = pod
+            self._sample()
+
+    def _sample(self) -> None:
+        active = [p for p in self.pods.values() if is_active(p)]
+        self.samples.append(PodSample(
+            len(active), sum(1 for p in active if is_ready(p)),
+            frozenset(p.metadata.labels.get("pod-template-hash", "") for p in active)))
