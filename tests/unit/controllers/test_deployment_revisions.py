@@ -11,6 +11,7 @@ from controlplane.controllers.deployment.progress import (
     deployment_complete,
     deployment_progressing,
     deployment_timed_out,
+    replica_failures,
 )
 from controlplane.controllers.deployment.replicasets import equal_ignore_hash, find_new
 from controlplane.controllers.deployment.revisions import (
@@ -167,3 +168,16 @@ def test_setting_the_same_condition_keeps_its_times() -> None:
     (changed,) = status.conditions
     assert changed.last_transition_time == now_rfc3339(1_700_000_000)
     assert changed.last_update_time == now_rfc3339(1_700_000_200)
+
+
+def test_replica_failures_of_the_new_replica_set_come_first() -> None:
+    old, new = apps_pb2.ReplicaSet(), apps_pb2.ReplicaSet()
+    old.status.conditions.add(type="ReplicaFailure", status="True", reason="FailedDelete",
+                              message="old", last_transition_time=now_rfc3339(1_700_000_000))
+    assert [c.message for c in replica_failures([old, new], new)] == ["old"]
+    new.status.conditions.add(type="ReplicaFailure", status="True", reason="FailedCreate",
+                              message="new", last_transition_time=now_rfc3339(1_700_000_000))
+    (failure,) = replica_failures([old, new], new)
+    assert (failure.type, failure.reason, failure.message) == \
+        ("ReplicaFailure", "FailedCreate", "new")
+    assert failure.last_update_time == failure.last_transition_time == now_rfc3339(1_700_000_000)
