@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,22 +144,43 @@ async def test_kiada_rolls_one_pod_at_a_time_with_max_surge_zero(plane: LocalClu
         assert new.spec.template.metadata.labels["ver"] == "0.7"
 
 
-@pytest.mark.skipif(not KIA2.exists(), reason="Kubernetes in Action manifests not present")
-async def test_recreate_removes_every_old_pod_before_creating_new_ones(plane: LocalCluster) -> None:
+RECREATE = WEB.replace(
+    "strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 1}}",
+    "strategy: {type: Recreate}").replace(
+    "terminationGracePeriodSeconds: 0", "terminationGracePeriodSeconds: 30")
+
+
+RECREATE_CASES = [
+    pytest.param("inline", id="inline"),
+    pytest.param("kiada", id="kiada-0.5-to-0.6", marks=pytest.mark.skipif(
+        not KIA2.exists(), reason="Kubernetes in Action manifests not present")),
+]
+
+
+def recreate_manifests(case: str, ns: str) -> tuple[str, Any, Any]:
+    if case == "inline":
+        return "web", from_yaml(RECREATE, ns), from_yaml(RECREATE.replace("web:1", "web:2"), ns)
+    (initial,) = load_manifest(KIA2 / "deploy.kiada.recreate.yaml", ns)
+    (update,) = load_manifest(KIA2 / "deploy.kiada.0.6.recreate.yaml", ns)
+    return "kiada", initial, update
+
+
+@pytest.mark.parametrize("case", RECREATE_CASES)
+async def test_recreate_removes_every_old_pod_before_creating_new_ones(
+        plane: LocalCluster, case: str) -> None:
     async with grpc_client(plane) as client:
         ns = await new_namespace(client)
+        name, initial, update = recreate_manifests(case, ns)
         async with FakeKubelet(client, ns, delay=0.05) as kubelet:
-            (initial,) = load_manifest(KIA2 / "deploy.kiada.recreate.yaml", ns)
             await apply_spec(client, initial)
-            await wait_rollout_complete(client, ns, "kiada")
-            old = await current_replica_set(client, ns, "kiada")
+            await wait_rollout_complete(client, ns, name)
+            old = await current_replica_set(client, ns, name)
             old_hash = old.spec.template.metadata.labels["pod-template-hash"]
             # The pods run on nodes, so they terminate gracefully: let them linger a while.
             kubelet.finalize_delay = 0.5
             async with PodCensus(client, ns) as census:
-                (update,) = load_manifest(KIA2 / "deploy.kiada.0.6.recreate.yaml", ns)
                 await apply_spec(client, update)
-                await wait_rollout_complete(client, ns, "kiada")
+                await wait_rollout_complete(client, ns, name)
         old_gone = max(i for i, (kind, h, _) in enumerate(census.log)
                        if kind == "DELETED" and h == old_hash)
         first_new = min(i for i, (kind, h, _) in enumerate(census.log)
@@ -167,6 +189,28 @@ async def test_recreate_removes_every_old_pod_before_creating_new_ones(plane: Lo
         assert old_gone < first_new, census.log
         rss = await replica_sets(client, ns)
         assert rss[old.metadata.name].spec.replicas == 0
+
+
+async def test_a_reverted_template_reuses_its_replica_set(plane: LocalCluster) -> None:
+    async with grpc_client(plane) as client:
+        ns = await new_namespace(client)
+        async with FakeKubelet(client, ns, delay=0.05):
+            await client.create(from_yaml(WEB.replace("replicas: 4", "replicas: 2"), ns))
+            await wait_rollout_complete(client, ns, "web")
+            first = await current_replica_set(client, ns)
+            await set_image(client, ns, "web:2")
+            await wait_rollout_complete(client, ns, "web")
+            second = await current_replica_set(client, ns)
+            await set_image(client, ns, "web:1")
+            reverted = await wait_rollout_complete(client, ns, "web")
+        rss = await replica_sets(client, ns)
+        assert set(rss) == {first.metadata.name, second.metadata.name}
+        reused = rss[first.metadata.name]
+        assert (reused.spec.replicas, rss[second.metadata.name].spec.replicas) == (2, 0)
+        assert reused.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
+        assert reused.metadata.annotations["deployment.kubernetes.io/revision-history"] == "1"
+        assert reverted.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
+        assert reverted.status.updated_replicas == 2
 
 
 @pytest.mark.skipif(not KIAMOL.exists(), reason="kiamol manifests not present")
