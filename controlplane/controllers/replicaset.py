@@ -67,15 +67,16 @@ class ReplicaKind:
     controller_name: str
     component: str
     message: type[Message]
-    selector_of: Callable[[Any], labels.Selector]
+    selector_of: Callable[[Any], labels.Selector | None]
 
 
-def replica_set_selector(rs: apps_pb2.ReplicaSet) -> labels.Selector:
-    """An absent or empty selector matches nothing here (validation requires one)."""
+def replica_set_selector(rs: apps_pb2.ReplicaSet) -> labels.Selector | None:
+    """The selector; None when absent or empty (validation requires one): such an owner is
+    left alone rather than made to claim every pod or release its own."""
     if not rs.spec.HasField("selector"):
-        return labels.Selector.nothing()
+        return None
     selector = labels.from_label_selector(rs.spec.selector)
-    return labels.Selector.nothing() if selector.empty() else selector
+    return None if selector.empty() else selector
 
 
 REPLICA_SET = ReplicaKind("replicaset", "replicaset-controller", apps_pb2.ReplicaSet,
@@ -205,7 +206,7 @@ class ReplicaSetController(Controller):
         self.pods = context.informers.informer(core_pb2.Pod)
         self.pods.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
         self.pods.add_indexer(ORPHANS_INDEX, orphans_by_namespace)
-        self._selectors: dict[tuple[str, int], labels.Selector] = {}
+        self._selectors: dict[tuple[str, int], labels.Selector | None] = {}
         self.owners.add_handler(self._owner_added, self._owner_updated, self._owner_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -214,20 +215,20 @@ class ReplicaSetController(Controller):
         await self.recorder.stop()
 
     # -- selectors ------------------------------------------------------------------------
-    def selector(self, owner: Any) -> labels.Selector:
-        """The owner's selector (cached per generation); an invalid one matches nothing."""
+    def selector(self, owner: Any) -> labels.Selector | None:
+        """The owner's selector (cached per generation); None when missing or invalid."""
         cache_key = (owner.metadata.uid, owner.metadata.generation)
-        found = self._selectors.get(cache_key)
-        if found is None:
+        if cache_key not in self._selectors:
+            found: labels.Selector | None
             try:
                 found = self.kind.selector_of(owner)
             except labels.SelectorError as exc:
                 log.error("%s %s: invalid selector: %s", self.kind_name, key_of(owner), exc)
-                found = labels.Selector.nothing()
+                found = None
             if len(self._selectors) > 10000:
                 self._selectors.clear()
             self._selectors[cache_key] = found
-        return found
+        return self._selectors[cache_key]
 
     # -- event handlers -------------------------------------------------------------------
     def _owner_added(self, owner: Any) -> None:
@@ -255,8 +256,12 @@ class ReplicaSetController(Controller):
     def _owners_selecting(self, pod: core_pb2.Pod) -> list[Any]:
         if not pod.metadata.labels:
             return []
-        return [o for o in self.owners.list(pod.metadata.namespace)
-                if self.selector(o).matches(pod.metadata.labels)]
+        found = []
+        for owner in self.owners.list(pod.metadata.namespace):
+            selector = self.selector(owner)
+            if selector is not None and selector.matches(pod.metadata.labels):
+                found.append(owner)
+        return found
 
     def _pod_added(self, pod: core_pb2.Pod) -> None:
         if pod.metadata.deletion_timestamp:
@@ -316,6 +321,8 @@ class ReplicaSetController(Controller):
             return
         needs_sync = self.expectations.satisfied(key)
         selector = self.selector(owner)
+        if selector is None:
+            return
         candidates = self._candidates(owner)
         manager = RefManager(self.client, owner,
                              lambda pod: selector.matches(pod.metadata.labels),

@@ -14,12 +14,10 @@ from kemu.api import labels
 from kemu.v1 import core_pb2
 
 
-def replication_controller_selector(rc: core_pb2.ReplicationController) -> labels.Selector:
-    """``spec.selector``, or the template's labels when it is empty; empty matches nothing."""
+def replication_controller_selector(rc: core_pb2.ReplicationController) -> labels.Selector | None:
+    """``spec.selector``, or the template's labels when it is empty; None when both are."""
     chosen = rc.spec.selector or rc.spec.template.metadata.labels
-    if not chosen:
-        return labels.Selector.nothing()
-    return labels.from_labels(chosen)
+    return labels.from_labels(chosen) if chosen else None
 
 
 REPLICATION_CONTROLLER = ReplicaKind("replicationcontroller", "replication-controller",
