@@ -74,6 +74,12 @@ def replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(spec_replicas(rs) for rs in present(rss))
 
 
+def replica_upper_bound(rss: Iterable[ReplicaSet | None]) -> int:
+    """Pods that may exist now: a ReplicaSet just scaled down may still have the pods it is
+    about to delete (its status says so), one just scaled up may not have its pods yet."""
+    return sum(max(spec_replicas(rs), rs.status.replicas) for rs in present(rss))
+
+
 def actual_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(rs.status.replicas for rs in present(rss))
 
@@ -84,6 +90,13 @@ def ready_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
 
 def available_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(rs.status.available_replicas for rs in present(rss))
+
+
+def settled_available_count(rss: Iterable[ReplicaSet | None]) -> int:
+    """Available replicas as they will be once each ReplicaSet has reached its size: a
+    ReplicaSet just scaled down still reports the pods it is about to delete, and counting
+    them would let a rollout remove more old pods than maxUnavailable allows."""
+    return sum(min(rs.status.available_replicas, spec_replicas(rs)) for rs in present(rss))
 
 
 def equal_ignore_hash(a: core_pb2.PodTemplateSpec, b: core_pb2.PodTemplateSpec) -> bool:
@@ -179,7 +192,7 @@ def new_rs_new_replicas(d: apps_pb2.Deployment, all_rss: Sequence[ReplicaSet | N
         raise ValueError(f"deployment type {kind} isn't supported")
     surge, _ = strategy.surge_and_unavailable_settings(d)
     max_total = want + strategy.scaled_value(surge, want, round_up=True)
-    current = replica_count(all_rss)
+    current = replica_upper_bound(all_rss)
     if current >= max_total:
         return spec_replicas(new)
     scale_up = min(max_total - current, want - spec_replicas(new))

@@ -124,6 +124,28 @@ async def test_rolling_update_stays_within_max_surge_and_max_unavailable(
                    for m in messages)
 
 
+@pytest.mark.parametrize(("surge", "unavailable", "most", "fewest_ready"), [
+    ("'25%'", "'25%'", 13, 8),   # 10 replicas: surge rounds up to 3, unavailable down to 2
+    ("0", "'10%'", 10, 9),       # no surge, 1 unavailable
+])
+async def test_rolling_update_bounds_with_percentages(plane: LocalCluster, surge: str,
+                                                      unavailable: str, most: int,
+                                                      fewest_ready: int) -> None:
+    async with grpc_client(plane) as client:
+        ns = await new_namespace(client)
+        manifest = WEB.replace("replicas: 4", "replicas: 10").replace(
+            "maxSurge: 1, maxUnavailable: 1", f"maxSurge: {surge}, maxUnavailable: {unavailable}")
+        async with FakeKubelet(client, ns, delay=0.05):
+            await client.create(from_yaml(manifest, ns))
+            await wait_rollout_complete(client, ns, "web")
+            async with PodCensus(client, ns) as census:
+                await set_image(client, ns, "web:2")
+                await wait_rollout_complete(client, ns, "web")
+        assert max(s.active for s in census.samples) <= most, census.samples
+        assert min(s.ready for s in census.samples) >= fewest_ready, census.samples
+        assert any(len(s.hashes) == 2 for s in census.samples)
+
+
 @pytest.mark.skipif(not KIA2.exists(), reason="Kubernetes in Action manifests not present")
 async def test_kiada_rolls_one_pod_at_a_time_with_max_surge_zero(plane: LocalCluster) -> None:
     async with grpc_client(plane) as client:

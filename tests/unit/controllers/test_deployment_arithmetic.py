@@ -12,6 +12,7 @@ from controlplane.controllers.deployment.replicasets import (
     new_rs_new_replicas,
     proportional_sizes,
     round_half_away,
+    settled_available_count,
 )
 from controlplane.controllers.deployment.rolling import max_scale_down
 from kemu.api.meta import now_rfc3339
@@ -88,6 +89,10 @@ def test_new_replica_set_grows_within_max_surge() -> None:
     new = replica_set("new", 3)
     assert new_rs_new_replicas(d, [replica_set("old", 10), new], new) == 3
     assert new_rs_new_replicas(d, [replica_set("old", 7), new], new) == 6
+    # An old ReplicaSet scaled to 7 that still reports 10 pods leaves no room yet.
+    still_shrinking = replica_set("old", 7)
+    still_shrinking.status.replicas = 10
+    assert new_rs_new_replicas(d, [still_shrinking, new], new) == 3
     assert new_rs_new_replicas(d, [replica_set("old", 0), replica_set("n", 9)],
                                replica_set("n", 9)) == 10
     assert new_rs_new_replicas(deployment(4, kind="Recreate"), [], replica_set("n", 0)) == 4
@@ -101,6 +106,13 @@ def test_old_replicas_may_go_only_as_far_as_availability_allows() -> None:
     assert max_scale_down(d, [old, new], new) == 2
     new = replica_set("new", 3, available=3)
     assert max_scale_down(d, [old, new], new) == 5
+
+
+def test_a_replica_set_just_scaled_down_counts_only_the_pods_it_keeps() -> None:
+    # Its status still reports 4 available, but 1 of them is about to be deleted.
+    stale = replica_set("old", 3, available=4)
+    new = replica_set("new", 2, available=1)
+    assert settled_available_count([stale, new]) == 4
 
 
 def test_scaling_during_a_rollout_is_proportional() -> None:
