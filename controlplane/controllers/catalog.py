@@ -1,1 +1,5 @@
 """Imports every controller module so each registers itself; the manager imports this."""
+
+import controlplane.controllers.deployment
+import controlplane.controllers.replicaset
+import controlplane.controllers.replicationcontroller  # noqa: F401
