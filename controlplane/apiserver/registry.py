@@ -34,6 +34,9 @@ from kemu.api.meta import now_rfc3339
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
+# generateName is cut to this length before the 5-character suffix, as Kubernetes does, so a
+# generated name never exceeds 63 characters.
+MAX_GENERATED_BASE = 58
 _CONSISTENT_READ_WAIT = 3.0
 
 
@@ -123,7 +126,7 @@ class Registry:
             if generated:
                 obj = clone(defaulted)
                 meta = obj.metadata
-                meta.name = meta.generate_name + random_suffix()
+                meta.name = meta.generate_name[:MAX_GENERATED_BASE] + random_suffix()
             self.strategy.prepare_for_create(obj)
             self.admission.mutate_create(self.kind, obj)
             found = self.strategy.validate(obj)
@@ -219,7 +222,7 @@ class Registry:
         meta = new.metadata
         key = self.key(meta.namespace, meta.name)
         finished = (meta.deletion_timestamp and not meta.finalizers
-                    and meta.deletion_grace_period_seconds == 0)
+                    and meta.deletion_grace_period_seconds == 0 and not self.strategy.lingers(new))
         try:
             if finished:
                 kv = await self.store.delete(key, revision)
@@ -277,8 +280,9 @@ class Registry:
         except ValueError as exc:
             raise errors.bad_request(f"the patch is not valid JSON: {exc}") from None
         status = subresource == "status"
-        if subresource not in ("", "status"):
-            raise errors.bad_request(f'unknown subresource "{subresource}"')
+        if subresource not in ("", "status", "finalize") or \
+                (subresource == "finalize" and self.kind.name != "Namespace"):
+            raise errors.bad_request(f'unknown subresource "{subresource}" of {self.kind.plural}')
 
         def apply(current: Any) -> Any:
             before = codec.encode(current)
@@ -293,6 +297,11 @@ class Registry:
             patched.metadata.resource_version = current.metadata.resource_version
             return patched
 
+        if subresource == "finalize":
+            def finalize(current: Any) -> Any:
+                current.spec.finalizers[:] = apply(current).spec.finalizers
+                return current
+            return await self.guaranteed_update_raw(namespace, name, finalize)
         return await self.guaranteed_update(namespace, name, apply, status=status,
                                             dry_run=dry_run)
 
@@ -324,6 +333,8 @@ class Registry:
                 meta.finalizers.append(finalizer)
             grace = self.strategy.graceful_delete_seconds(old, options.grace_period_seconds)
             now = time.time()
+            if not meta.deletion_timestamp:
+                self.strategy.prepare_for_delete(new)
             if not meta.deletion_timestamp or grace < meta.deletion_grace_period_seconds:
                 meta.deletion_timestamp = now_rfc3339(now + grace)
                 meta.deletion_grace_period_seconds = grace
@@ -331,7 +342,8 @@ class Registry:
                 return new
             key = self.key(namespace, name)
             try:
-                if meta.deletion_grace_period_seconds == 0 and not meta.finalizers:
+                if meta.deletion_grace_period_seconds == 0 and not meta.finalizers and \
+                        not self.strategy.lingers(new):
                     kv = await self.store.delete(key, revision)
                     gone = old
                     gone.metadata.resource_version = str(kv.mod_revision)

@@ -87,6 +87,14 @@ class Strategy:
     def default_propagation(self) -> str:
         return "Background"
 
+    def lingers(self, obj: Any) -> bool:
+        """Whether a deleted object must stay until something else finishes with it (beyond
+        metadata.finalizers, which the registry handles for every kind)."""
+        return False
+
+    def prepare_for_delete(self, obj: Any) -> None:
+        """Changes made when deletion starts (a Namespace turns Terminating)."""
+
 
 def immutable(path: str, new: Any, old: Any, shown: Any = None) -> list[FieldError]:
     """An error when a field changed that may not."""

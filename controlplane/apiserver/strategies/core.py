@@ -28,6 +28,14 @@ class NamespaceStrategy(ValidatedStrategy):
         del new.spec.finalizers[:]
         new.spec.finalizers.extend(old.spec.finalizers)
 
+    def lingers(self, obj: Any) -> bool:
+        # spec.finalizers ("kubernetes"): the namespace controller empties the namespace and
+        # then finalizes it.
+        return bool(obj.spec.finalizers)
+
+    def prepare_for_delete(self, obj: Any) -> None:
+        obj.status.phase = "Terminating"
+
     def validate_object(self, obj: Any) -> list[FieldError]:
         return core.validate_namespace(obj)
 
