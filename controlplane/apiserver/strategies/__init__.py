@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from controlplane.apiserver.strategies.daemonsets import DaemonSetStrategy
 from controlplane.apiserver.strategies.pods import PodStrategy
 from controlplane.apiserver.strategy import Strategy
 from kemu.api.kinds import Kind
@@ -9,6 +10,7 @@ from kemu.timing import Timing
 
 _SPECIAL: dict[str, type[Strategy]] = {
     "Pod": PodStrategy,
+    "DaemonSet": DaemonSetStrategy,
 }
 
 
