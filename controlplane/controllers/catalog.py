@@ -1,1 +1,2 @@
 """Imports every controller module so each registers itself; the manager imports this."""
+from controlplane.controllers.daemonset import controller as daemonset  # noqa: F401
