@@ -524,14 +524,15 @@ async def test_rolling_update_one_node_at_a_time_after_min_ready_seconds(
             async def rolled() -> bool:
                 pods = await pods_of(client, "demo")
                 live = [p for p in pods if not p.metadata.deletion_timestamp]
-                return len(pods) == 3 and all(p.metadata.labels.get("ver") == "v2" and
-                                              p.status.phase == "Running" for p in live)
+                return len(pods) == len(live) == 3 and all(
+                    p.metadata.labels.get("ver") == "v2" and p.status.phase == "Running"
+                    for p in live)
 
             await eventually(rolled, timeout=60)
         assert worst == 1, "exactly one node at a time went without a serving pod"
         new_ready = sorted(t for name, t in ready_at.items() if name not in deleted_at)
         old_deleted = sorted(deleted_at.values())
-        assert len(old_deleted) == 3 and len(new_ready) == 3
+        assert len(old_deleted) == 3 and len(new_ready) == 3, (ready_at, deleted_at)
         for k in (1, 2):
             # The next old pod goes only after the previous new one was available: ready for
             # 3 s (timestamps have one-second resolution, so allow a little over one second
