@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from controlplane.controllers.history import controller_reference
 from kemu.api import codec
-from kemu.api.errors import ApiError, Code
+from kemu.api.errors import ApiError, Code, Reason
 from kemu.api.labels import Selector
 from kemu.api.meta import controller_of
 from kemu.client.interface import ApiClient
@@ -83,25 +83,59 @@ class ControllerRefManager:
         return claimed
 
     async def _adopt(self, obj: T) -> T | None:
-        meta = obj.metadata  # type: ignore[attr-defined]
-        refs = [*meta.owner_references, controller_reference(self.owner)]
+        """Add the controller reference; None if the object is gone or another controller got
+        it first. An adoption the cache has not shown yet is recognised, not repeated."""
+        current: Any = obj
+        while True:
+            meta = current.metadata
+            ref = controller_of(current)
+            if ref is not None:
+                return current if ref.uid == self.owner.metadata.uid else None
+            refs = [*meta.owner_references, controller_reference(self.owner)]
+            try:
+                adopted: T = await self.client.patch(type(obj), meta.name, meta.namespace,
+                                                     _refs_patch(current, refs))
+            except ApiError as exc:
+                if exc.code == Code.NOT_FOUND:
+                    return None
+                if exc.reason != Reason.CONFLICT.value:
+                    raise
+                current = await self._fresh(obj)
+                if current is None:
+                    return None
+                continue
+            log.debug("%s adopted %s", self.owner.metadata.name, meta.name)
+            return adopted
+
+    async def _release(self, obj: Any) -> None:
+        current: Any = obj
+        while True:
+            meta = current.metadata
+            refs = [r for r in meta.owner_references if r.uid != self.owner.metadata.uid]
+            if len(refs) == len(meta.owner_references):
+                return
+            try:
+                await self.client.patch(type(obj), meta.name, meta.namespace,
+                                        _refs_patch(current, refs))
+            except ApiError as exc:
+                if exc.code in (Code.NOT_FOUND, Code.INVALID_ARGUMENT):
+                    return
+                if exc.reason != Reason.CONFLICT.value:
+                    raise
+                current = await self._fresh(obj)
+                if current is None:
+                    return
+                continue
+            log.debug("%s released %s", self.owner.metadata.name, meta.name)
+            return
+
+    async def _fresh(self, obj: Any) -> Any | None:
+        """The object as stored now, or None if it is gone or is another object by now."""
+        meta = obj.metadata
         try:
-            adopted: T = await self.client.patch(type(obj), meta.name, meta.namespace,
-                                                 _refs_patch(obj, refs))
+            fresh = await self.client.get(type(obj), meta.name, meta.namespace)
         except ApiError as exc:
             if exc.code == Code.NOT_FOUND:
                 return None
             raise
-        log.debug("%s adopted %s", self.owner.metadata.name, meta.name)
-        return adopted
-
-    async def _release(self, obj: Any) -> None:
-        meta = obj.metadata
-        refs = [r for r in meta.owner_references if r.uid != self.owner.metadata.uid]
-        try:
-            await self.client.patch(type(obj), meta.name, meta.namespace, _refs_patch(obj, refs))
-        except ApiError as exc:
-            if exc.code in (Code.NOT_FOUND, Code.INVALID_ARGUMENT):
-                return
-            raise
-        log.debug("%s released %s", self.owner.metadata.name, meta.name)
+        return fresh if fresh.metadata.uid == meta.uid else None

@@ -302,8 +302,18 @@ async def test_node_joins_leaves_and_is_relabelled(
             await wait_pods_on(client, "nginx-fast-storage", {"n1", "n2", "n3"})
             await wait_pods_on(client, "fluentd", {"n1", "n2", "n3"})
 
+            [on_n1] = [p for p in await pods_of(client, "nginx-fast-storage")
+                       if target(p) == "n1"]
             await change_node(client, "n1", lambda n: n.metadata.labels.pop("ssd"))
             await wait_pods_on(client, "nginx-fast-storage", {"n2", "n3"})
+
+            async def delete_event() -> bool:
+                deleted = [m for r, m in await events_for(client, "nginx-fast-storage")
+                           if r == "SuccessfulDelete"]
+                assert f"Deleted pod: {on_n1.metadata.name}" in deleted, deleted
+                return True
+
+            await eventually(delete_event)
             await wait_pods_on(client, "fluentd", {"n1", "n2", "n3"})
 
             await client.delete(core_pb2.Node, "n3")
@@ -694,3 +704,69 @@ async def test_revision_history_limit_keeps_the_newest(
             return numbers
 
         await eventually(trimmed)
+
+
+# -- deleting the DaemonSet (with the garbage collector) --------------------------------------------
+async def test_deleting_a_daemonset_deletes_its_pods_and_history(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    """KUAR ch. 11: deleting the fluentd DaemonSet deletes its pods."""
+    async with control_plane(make_cluster, "daemonset,garbagecollector") as client:
+        for name in ("n1", "n2"):
+            await add_node(client, name)
+        await create(client, load("kuar/11-1-fluentd.yaml"))
+        async with nodes_at_work(client):
+            await wait_pods_on(client, "fluentd", {"n1", "n2"})
+            await eventually(lambda: _status_when(client, "fluentd", ready=2))
+            await client.delete(apps_pb2.DaemonSet, "fluentd", NS)
+
+            async def all_gone() -> bool:
+                assert await pods_of(client, "fluentd") == []
+                assert (await client.list(apps_pb2.ControllerRevision, NS)).items == []
+                return True
+
+            await eventually(all_gone)
+
+
+async def test_orphaned_pod_is_adopted_by_the_recreated_daemonset(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    """Kiamol ch. 6: ``kubectl delete ds pi-proxy --cascade=orphan`` leaves the pod running;
+    applying the DaemonSet again adopts that same pod instead of creating another."""
+    async with control_plane(make_cluster, "daemonset,garbagecollector") as client:
+        await add_node(client, "node-1", {"kiamol": "ch06"})
+        manifest = "kiamol/ch06/pi/proxy/daemonset/nginx-ds-nodeSelector.yaml"
+        first = await create(client, load(manifest))
+        [original] = await wait_pods_on(client, "pi-proxy", {"node-1"})
+        await bind(client, original)
+        await set_phase(client, original.metadata.name, "Running", True)
+        await client.delete(apps_pb2.DaemonSet, "pi-proxy", NS, propagation_policy="Orphan")
+
+        async def orphaned() -> bool:
+            with contextlib.suppress(ApiError):
+                await client.get(apps_pb2.DaemonSet, "pi-proxy", NS)
+                raise AssertionError("the DaemonSet is still there")
+            current = await client.get(core_pb2.Pod, original.metadata.name, NS)
+            assert not current.metadata.owner_references
+            assert not current.metadata.deletion_timestamp
+            return True
+
+        await eventually(orphaned)
+        second = await create(client, load(manifest))
+        assert second.metadata.uid != first.metadata.uid
+
+        async def adopted() -> core_pb2.Pod:
+            owned = await pods_of(client, "pi-proxy")
+            assert len(owned) == 1, owned
+            [current] = owned
+            assert current.metadata.uid == original.metadata.uid, "the same pod, adopted"
+            [ref] = current.metadata.owner_references
+            assert (ref.uid, ref.controller) == (second.metadata.uid, True)
+            return current
+
+        await eventually(adopted)
+        status = await eventually(lambda: _status_when(
+            client, "pi-proxy", desired=1, current=1, ready=1, updated=1))
+        assert status.observed_generation == 1
+        assert [p.metadata.uid for p in await pods_of(client, "pi-proxy")] == \
+            [original.metadata.uid]
+        revisions = (await client.list(apps_pb2.ControllerRevision, NS)).items
+        assert [r.metadata.owner_references[0].uid for r in revisions] == [second.metadata.uid]
