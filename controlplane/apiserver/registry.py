@@ -214,7 +214,8 @@ class Registry:
         meta = new.metadata
         key = self.key(meta.namespace, meta.name)
         finished = (meta.deletion_timestamp and not meta.finalizers
-                    and meta.deletion_grace_period_seconds == 0)
+                    and meta.deletion_grace_period_seconds == 0
+                    and not self.strategy.delete_deferred(new))
         try:
             if finished:
                 kv = await self.store.delete(key, revision)
@@ -322,11 +323,13 @@ class Registry:
             if not meta.deletion_timestamp or grace < meta.deletion_grace_period_seconds:
                 meta.deletion_timestamp = now_rfc3339(now + grace)
                 meta.deletion_grace_period_seconds = grace
+            self.strategy.prepare_for_delete(new)
             if options.dry_run:
                 return new
             key = self.key(namespace, name)
             try:
-                if meta.deletion_grace_period_seconds == 0 and not meta.finalizers:
+                if meta.deletion_grace_period_seconds == 0 and not meta.finalizers and \
+                        not self.strategy.delete_deferred(new):
                     kv = await self.store.delete(key, revision)
                     gone = old
                     gone.metadata.resource_version = str(kv.mod_revision)

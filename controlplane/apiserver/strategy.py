@@ -83,6 +83,14 @@ class Strategy:
     def default_propagation(self) -> str:
         return "Background"
 
+    def prepare_for_delete(self, obj: Any) -> None:
+        """Changes made when a deletion is recorded (a namespace turns Terminating)."""
+
+    def delete_deferred(self, obj: Any) -> bool:
+        """True while something besides ``metadata.finalizers`` keeps a deleted object (a
+        namespace's ``spec.finalizers``)."""
+        return False
+
 
 def immutable(path: str, new: Any, old: Any, shown: Any = None) -> list[FieldError]:
     """An error when a field changed that may not."""

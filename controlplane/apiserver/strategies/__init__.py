@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from controlplane.apiserver.strategies.daemonsets import DaemonSetStrategy
+from controlplane.apiserver.strategies.namespaces import NamespaceStrategy
 from controlplane.apiserver.strategies.pods import PodStrategy
 from controlplane.apiserver.strategy import Strategy
 from kemu.api.kinds import Kind
@@ -11,6 +12,7 @@ from kemu.timing import Timing
 _SPECIAL: dict[str, type[Strategy]] = {
     "Pod": PodStrategy,
     "DaemonSet": DaemonSetStrategy,
+    "Namespace": NamespaceStrategy,
 }
 
 
