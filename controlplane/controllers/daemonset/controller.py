@@ -338,9 +338,13 @@ class DaemonSetController(Controller):
                                 "is required.")
             return
         try:
-            _selector(ds)
+            selector = _selector(ds)
         except labelsel.SelectorError as exc:
             log.warning("DaemonSet %s has an invalid selector: %s", key, exc)
+            return
+        if not selector.matches(ds.spec.template.metadata.labels):
+            # The API server should have refused it; acting would create pods without end.
+            log.warning("DaemonSet %s: selector does not match template labels", key)
             return
         if ds.metadata.deletion_timestamp:
             # Its history may already be gone or orphaned; the status cannot be trusted.

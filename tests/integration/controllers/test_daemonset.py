@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from controlplane.controllers.daemonset.revisions import current_hash
 from kemu.api.errors import ApiError, Code
 from kemu.api.meta import now_rfc3339, parse_time
 from kemu.client.grpc_client import GrpcClient
@@ -429,7 +430,7 @@ async def test_status_counts(make_cluster: Callable[..., LocalCluster]) -> None:
         for name in ("n1", "n2", "n3"):
             await add_node(client, name)
         ds = load(f"{KIA}/ds.demo.yaml")
-        ds.spec.min_ready_seconds = 30  # 1.5 s in the fast profile
+        ds.spec.min_ready_seconds = 60  # 3 s in the fast profile
         ds = await create(client, ds)
         pods = await wait_pods_on(client, "demo", {"n1", "n2", "n3"})
         status = await eventually(lambda: _status_when(
@@ -478,8 +479,8 @@ async def test_failed_pod_is_replaced_with_growing_backoff(
             await eventually(gone, interval=0.02)
             replaced_at.append(time.monotonic())
         # 1 s after the first replacement, then 2 s (less the time to fail the pod).
-        assert replaced_at[1] - replaced_at[0] >= 0.8
-        assert replaced_at[2] - replaced_at[1] >= 1.8
+        assert replaced_at[1] - replaced_at[0] >= 0.7
+        assert replaced_at[2] - replaced_at[1] >= 1.6
 
         async def failure_events() -> list[str]:
             return [m for r, m in await events_for(client, "demo") if r == "FailedDaemonPod"]
@@ -770,3 +771,33 @@ async def test_orphaned_pod_is_adopted_by_the_recreated_daemonset(
             [original.metadata.uid]
         revisions = (await client.list(apps_pb2.ControllerRevision, NS)).items
         assert [r.metadata.owner_references[0].uid for r in revisions] == [second.metadata.uid]
+
+
+async def test_revision_name_collision_bumps_collision_count(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    async with control_plane(make_cluster) as client:
+        await add_node(client, "n1")
+        ds = load(f"{KIA}/ds.demo.yaml")
+        taken = apps_pb2.ControllerRevision()
+        taken.metadata.name = f"demo-{current_hash(ds)}"
+        taken.metadata.namespace = NS
+        taken.data.raw = b'{"something":"else"}'
+        taken.revision = 1
+        await client.create(taken)
+        await create(client, ds)
+
+        async def resolved() -> apps_pb2.ControllerRevision:
+            current = await client.get(apps_pb2.DaemonSet, "demo", NS)
+            assert current.status.collision_count == 1
+            revisions = [r for r in (await client.list(apps_pb2.ControllerRevision, NS)).items
+                         if r.metadata.owner_references]
+            assert len(revisions) == 1
+            return revisions[0]
+
+        revision = await eventually(resolved)
+        ds.status.collision_count = 1
+        assert revision.metadata.name == f"demo-{current_hash(ds)}" != taken.metadata.name
+        [pod] = await wait_pods_on(client, "demo", {"n1"})
+        assert pod.metadata.labels["controller-revision-hash"] == current_hash(ds)
+        untouched = await client.get(apps_pb2.ControllerRevision, taken.metadata.name, NS)
+        assert untouched.data.raw == taken.data.raw and not untouched.metadata.owner_references
