@@ -121,7 +121,9 @@ class DaemonSetController(Controller):
 
     async def _collect_backoff(self) -> None:
         while True:
-            await asyncio.sleep(max(1.0, self.timing.daemonset_failed_backoff_max))
+            # Entries untouched for twice the maximum delay are expired.
+            await asyncio.sleep(2 * max(self.timing.daemonset_failed_backoff_max,
+                                        self.timing.queue_retry_base))
             self.failed_pods_backoff.gc(time.monotonic())
 
     # -- eligibility ------------------------------------------------------------------------

@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 IGNORED_KINDS = frozenset({"Event"})
 _DELETE = "delete/"
 _ORPHAN = "orphan/"
-_VIRTUAL_RETRY_BASE = 0.05
-_VIRTUAL_RETRY_MAX = 5.0
 
 
 class NamespacedOwnerOfClusterScopedObjectError(Exception):
@@ -100,10 +98,11 @@ class GarbageCollector(Controller):
             self._virtual_retries.pop(uid, None)
             return
         # A virtual node whose object exists but no informer has reported yet: look again
-        # later, so a node added and removed during a watch gap cannot stay forever.
+        # later (with the queue's backoff), so a node added and removed during a watch gap
+        # cannot stay forever.
         tries = self._virtual_retries.get(uid, 0)
         self._virtual_retries[uid] = tries + 1
-        self.queue.add_after(key, min(_VIRTUAL_RETRY_BASE * 2 ** tries, _VIRTUAL_RETRY_MAX))
+        self.queue.add_after(key, min(self.queue.base_delay * 2 ** tries, self.queue.max_delay))
 
     # -- reading --------------------------------------------------------------------------------
     async def _get(self, identity: Identity) -> Any | None:
