@@ -72,5 +72,15 @@ def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_p
     asyncio.run(run(config, announce))
 
 
+def _register() -> None:
+    from launcher.commands import health, node, up
+
+    main.add_command(up)
+    main.add_command(node)
+    main.add_command(health)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

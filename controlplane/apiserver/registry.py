@@ -111,16 +111,21 @@ class Registry:
         meta = obj.metadata
         generated = not meta.name and bool(meta.generate_name)
         self.strategy.default(obj)
-        self.strategy.prepare_for_create(obj)
-        self.admission.mutate_create(self.kind, obj)
+        # The UID and the name come before prepare_for_create: a Job's generated selector and
+        # labels are made of them.
         meta.uid = str(uuid.uuid4())
         meta.creation_timestamp = now_rfc3339()
         meta.deletion_timestamp = ""
         meta.ClearField("deletion_grace_period_seconds")
         meta.resource_version = ""
+        defaulted = obj
         for attempt in range(8):
             if generated:
+                obj = clone(defaulted)
+                meta = obj.metadata
                 meta.name = meta.generate_name + random_suffix()
+            self.strategy.prepare_for_create(obj)
+            self.admission.mutate_create(self.kind, obj)
             found = self.strategy.validate(obj)
             if found:
                 raise self._invalid(meta.name or meta.generate_name, found)
@@ -256,7 +261,7 @@ class Registry:
             new = mutate(clone(old))
             if new is None:
                 return old
-            found = self.strategy.validate_update(new, old)
+            found = self.strategy.validate_raw_update(new, old)
             if found:
                 raise self._invalid(name, found)
             try:

@@ -61,6 +61,10 @@ class Strategy:
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         return self.validate(new) + validate_object_meta_update(new.metadata, old.metadata)
 
+    def validate_raw_update(self, new: Any, old: Any) -> list[FieldError]:
+        """Validation of a server-owned write (binding a pod) that skips the user rules."""
+        return self.validate_update(new, old)
+
     # -- status subresource ---------------------------------------------------------------
     def prepare_for_status_update(self, new: Any, old: Any) -> None:
         """Status writes change status only: spec and metadata come from the stored object."""

@@ -1,4 +1,8 @@
 """Imports every controller module so each registers itself; the manager imports this."""
-from controlplane.controllers import namespace  # noqa: F401
-from controlplane.controllers.daemonset import controller as daemonset  # noqa: F401
-from controlplane.controllers.garbagecollector import collector as garbagecollector  # noqa: F401
+
+import controlplane.controllers.daemonset.controller
+import controlplane.controllers.deployment
+import controlplane.controllers.garbagecollector.collector
+import controlplane.controllers.namespace
+import controlplane.controllers.replicaset
+import controlplane.controllers.replicationcontroller  # noqa: F401

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-from controlplane.apiserver.strategies.namespaces import FINALIZER_KUBERNETES
 from controlplane.controllers.base import Controller
 from controlplane.controllers.registry import ControllerContext, register
 from kemu.api import kinds
@@ -22,6 +21,8 @@ from kemu.client.interface import clone
 from kemu.v1 import core_pb2
 
 log = logging.getLogger(__name__)
+
+FINALIZER_KUBERNETES = "kubernetes"
 
 
 class NamespaceController(Controller):

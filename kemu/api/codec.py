@@ -187,6 +187,8 @@ def _decode_list(message: Message, fd: FieldDescriptor, value: Any, path: str,
             child = container.add()
             _decode_message_field(child, fd, item, item_path, result)
         else:
+            if item is None:
+                item = _zero(fd)  # as encoding/json leaves a null element at its zero value
             scalar = _scalar(fd, item, item_path, result)
             if scalar is not None:
                 container.append(scalar)

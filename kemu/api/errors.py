@@ -61,6 +61,18 @@ class FieldErrorType(enum.StrEnum):
     NOT_FOUND = "Not found"
 
 
+# metav1.CauseType of each field error type, as a Status's causes carry it.
+CAUSE_TYPES = {
+    FieldErrorType.REQUIRED: "FieldValueRequired",
+    FieldErrorType.INVALID: "FieldValueInvalid",
+    FieldErrorType.UNSUPPORTED: "FieldValueNotSupported",
+    FieldErrorType.DUPLICATE: "FieldValueDuplicate",
+    FieldErrorType.FORBIDDEN: "FieldValueForbidden",
+    FieldErrorType.TOO_LONG: "FieldValueTooLong",
+    FieldErrorType.TOO_MANY: "FieldValueTooMany",
+    FieldErrorType.NOT_FOUND: "FieldValueNotFound",
+}
+
 _OMIT = object()
 
 
@@ -186,6 +198,7 @@ def invalid_error(kind_qualified: str, name: str, errors: Iterable[FieldError]) 
     errs = list(errors)
     rendered = [str(e) for e in errs]
     body = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
-    causes = [StatusCause(reason=e.type.name, message=str(e), field=e.field) for e in errs]
+    causes = [StatusCause(reason=CAUSE_TYPES[e.type], message=str(e), field=e.field)
+              for e in errs]
     return ApiError(Code.INVALID_ARGUMENT, Reason.INVALID.value,
                     f'{kind_qualified} "{name}" is invalid: {body}', causes, name=name)

@@ -62,11 +62,22 @@ def validate_owner_references(refs: list[meta_pb2.OwnerReference], path: str) ->
     return found
 
 
+STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
+
+
+def finalizer_problems(name: str) -> list[str]:
+    """A finalizer is a qualified name, and fully qualified (``domain/name``) unless standard."""
+    problems = qualified_name_problems(name)
+    if not problems and "/" not in name and name not in STANDARD_FINALIZERS:
+        problems.append("name is neither a standard finalizer name nor is it fully qualified")
+    return problems
+
+
 def validate_finalizers(finalizers: list[str], path: str) -> list[FieldError]:
     found: list[FieldError] = []
     seen: set[str] = set()
     for i, name in enumerate(finalizers):
-        for problem in qualified_name_problems(name):
+        for problem in finalizer_problems(name):
             found.append(errors.invalid(f"{path}[{i}]", name, problem))
         if name in seen:
             found.append(errors.duplicate(f"{path}[{i}]", name))

@@ -99,6 +99,11 @@ async def change_daemonset(client: GrpcClient, name: str,
                 raise
 
 
+async def create_dry_run(client: GrpcClient, obj: Any) -> Any:
+    obj.metadata.namespace = NS
+    return await client.create(obj, dry_run=True)
+
+
 async def replace_spec(client: GrpcClient, name: str, new: apps_pb2.DaemonSet) -> None:
     """What ``kubectl apply`` of the new manifest does to the spec."""
     await change_daemonset(client, name, lambda ds: ds.spec.CopyFrom(new.spec))
@@ -777,7 +782,8 @@ async def test_revision_name_collision_bumps_collision_count(
         make_cluster: Callable[..., LocalCluster]) -> None:
     async with control_plane(make_cluster) as client:
         await add_node(client, "n1")
-        ds = load(f"{KIA}/ds.demo.yaml")
+        # The template as the API server stores it (with its defaults) is what is hashed.
+        ds = await create_dry_run(client, load(f"{KIA}/ds.demo.yaml"))
         taken = apps_pb2.ControllerRevision()
         taken.metadata.name = f"demo-{current_hash(ds)}"
         taken.metadata.namespace = NS

@@ -35,6 +35,7 @@ async def test_namespace_deletion_empties_then_removes_it(
         rs.metadata.name, rs.metadata.namespace = "web", "team"
         rs.spec.selector.match_labels["app"] = "web"
         rs.spec.template.metadata.labels["app"] = "web"
+        rs.spec.template.spec.containers.add(name="c", image="nginx")
         await client.create(rs)
         pod = core_pb2.Pod()
         pod.metadata.name, pod.metadata.namespace = "web-1", "team"

@@ -1,0 +1,439 @@
+"""The ReplicaSet controller: keep ``spec.replicas`` active pods that match the selector.
+
+One implementation serves ReplicaSets and ReplicationControllers (``replicationcontroller.py``
+supplies the adapter), as in Kubernetes. Each sync:
+
+1. claims pods (``refmanager``): keeps its own, adopts matching orphans, releases pods whose
+   labels stopped matching;
+2. when the informer has caught up with its own creates and deletes (expectations), creates
+   the missing pods in slow-start batches (1, 2, 4, ...) or deletes the surplus in Kubernetes'
+   ranking (``activepods``), at most ``BURST_REPLICAS`` per sync;
+3. writes the status: replicas (active pods; terminating ones do not count),
+   fullyLabeledReplicas, readyReplicas, availableReplicas (ready for minReadySeconds x
+   timing.scale, re-checked exactly when the next pod becomes available), observedGeneration,
+   and the ReplicaFailure condition while creates or deletes fail.
+
+An owner being deleted creates and deletes nothing: its pods are the garbage collector's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+
+from controlplane.controllers.activepods import pods_to_delete
+from controlplane.controllers.base import Controller
+from controlplane.controllers.expectations import EXPECTATIONS_TTL, Expectations
+from controlplane.controllers.informer import Informer, by_controller_uid
+from controlplane.controllers.podcontrol import PodControl, pod_from_template
+from controlplane.controllers.refmanager import (
+    AdoptionRefusedError,
+    RefManager,
+    recheck_deletion_timestamp,
+)
+from controlplane.controllers.registry import ControllerContext, register
+from kemu.api import kinds, labels
+from kemu.api.errors import ApiError, Code
+from kemu.api.meta import controller_of, key_of, now_rfc3339, parse_time
+from kemu.api.pods import condition, is_active, is_available, is_ready
+from kemu.client.interface import clone
+from kemu.v1 import apps_pb2, core_pb2
+
+log = logging.getLogger(__name__)
+
+BURST_REPLICAS = 500
+SLOW_START_INITIAL_BATCH = 1
+STATUS_UPDATE_RETRIES = 1
+REPLICA_FAILURE = "ReplicaFailure"
+CONTROLLER_UID_INDEX = "controller-uid"
+ORPHANS_INDEX = "orphans-by-namespace"
+
+
+def orphans_by_namespace(obj: Any) -> list[str]:
+    """Index of objects without a controller, by namespace (candidates for adoption)."""
+    return [] if controller_of(obj) is not None else [obj.metadata.namespace]
+
+
+@dataclass(frozen=True)
+class ReplicaKind:
+    """What differs between ReplicaSets and ReplicationControllers."""
+
+    controller_name: str
+    component: str
+    message: type[Message]
+    selector_of: Callable[[Any], labels.Selector | None]
+
+
+def replica_set_selector(rs: apps_pb2.ReplicaSet) -> labels.Selector | None:
+    """The selector; None when absent or empty (validation requires one): such an owner is
+    left alone rather than made to claim every pod or release its own."""
+    if not rs.spec.HasField("selector"):
+        return None
+    selector = labels.from_label_selector(rs.spec.selector)
+    return None if selector.empty() else selector
+
+
+REPLICA_SET = ReplicaKind("replicaset", "replicaset-controller", apps_pb2.ReplicaSet,
+                          replica_set_selector)
+
+
+def desired_replicas(owner: Any) -> int:
+    return int(owner.spec.replicas) if owner.spec.HasField("replicas") else 1
+
+
+async def slow_start_batch(count: int, initial: int,
+                           attempt: Callable[[], Awaitable[None]]) -> tuple[int, Exception | None]:
+    """Run ``attempt`` ``count`` times in batches of 1, 2, 4, ... (each batch concurrently),
+    stopping after the first batch with a failure. Returns the successes and that failure."""
+    successes = 0
+    remaining = count
+    batch = min(remaining, initial)
+    while batch > 0:
+        results = await asyncio.gather(*(attempt() for _ in range(batch)), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, Exception):
+                raise failure
+        successes += batch - len(failures)
+        if failures:
+            first = failures[0]
+            assert isinstance(first, Exception)
+            return successes, first
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+    return successes, None
+
+
+def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Exception | None,
+                     min_ready: float, now: float) -> Any:
+    """The owner's new status from its active pods (``min_ready`` already scaled)."""
+    status = clone(owner.status)
+    template = labels.from_labels(owner.spec.template.metadata.labels)
+    fully_labeled = ready = available = 0
+    for pod in pods:
+        if template.matches(pod.metadata.labels):
+            fully_labeled += 1
+        if is_ready(pod):
+            ready += 1
+            if is_available(pod, min_ready, now):
+                available += 1
+    failure = next((c for c in status.conditions if c.type == REPLICA_FAILURE), None)
+    if manage_error is not None and failure is None:
+        diff = len(pods) - desired_replicas(owner)
+        reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else ""
+        status.conditions.add(type=REPLICA_FAILURE, status="True", reason=reason,
+                              message=str(manage_error), last_transition_time=now_rfc3339(now))
+    elif manage_error is None and failure is not None:
+        kept = [c for c in status.conditions if c.type != REPLICA_FAILURE]
+        del status.conditions[:]
+        status.conditions.extend(kept)
+    status.replicas = len(pods)
+    status.fully_labeled_replicas = fully_labeled
+    status.ready_replicas = ready
+    status.available_replicas = available
+    return status
+
+
+def next_availability(pods: list[core_pb2.Pod], min_ready: float, now: float) -> float | None:
+    """Seconds until the next ready pod becomes available, or None if none is waiting."""
+    if min_ready <= 0:
+        return None
+    soonest: float | None = None
+    for pod in pods:
+        ready = condition(pod, "Ready")
+        if ready is None or ready.status != "True" or is_available(pod, min_ready, now):
+            continue
+        remaining = parse_time(ready.last_transition_time) + min_ready - now
+        soonest = remaining if soonest is None else min(soonest, remaining)
+    return soonest
+
+
+class DeletionExpectations:
+    """Expectations whose deletions are tracked per pod (Kubernetes' UID-tracking kind), so a
+    pod seen first terminating and then gone counts once."""
+
+    def __init__(self, ttl: float):
+        self.counts = Expectations(ttl)
+        self._pending: dict[str, set[str]] = {}
+
+    def satisfied(self, key: str) -> bool:
+        return self.counts.satisfied(key)
+
+    def expect_creations(self, key: str, count: int) -> None:
+        self.counts.expect(key, adds=count)
+        self._pending.pop(key, None)
+
+    def creation_observed(self, key: str) -> None:
+        self.counts.creation_observed(key)
+
+    def expect_deletions(self, key: str, pod_keys: list[str]) -> None:
+        self.counts.expect(key, deletes=len(pod_keys))
+        self._pending[key] = set(pod_keys)
+
+    def deletion_observed(self, key: str, pod_key: str) -> None:
+        pending = self._pending.get(key)
+        if pending is not None and pod_key in pending:
+            pending.discard(pod_key)
+            self.counts.deletion_observed(key)
+
+    def forget(self, key: str) -> None:
+        self.counts.forget(key)
+        self._pending.pop(key, None)
+
+
+class ReplicaSetController(Controller):
+    workers = 5
+
+    def __init__(self, context: ControllerContext, kind: ReplicaKind = REPLICA_SET):
+        self.name = kind.controller_name
+        super().__init__(context.timing.queue_retry_base, context.timing.queue_retry_max,
+                         context.is_leader)
+        self.kind = kind
+        self.kind_name = kinds.of_class(kind.message).name
+        self.client = context.client
+        self.timing = context.timing
+        self.recorder = context.recorder(kind.component)
+        self.pod_control = PodControl(context.client, self.recorder)
+        self.expectations = DeletionExpectations(EXPECTATIONS_TTL * context.timing.scale)
+        self.owners: Informer[Any] = context.informers.informer(kind.message)
+        self.owners.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
+        self.pods = context.informers.informer(core_pb2.Pod)
+        self.pods.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
+        self.pods.add_indexer(ORPHANS_INDEX, orphans_by_namespace)
+        self._selectors: dict[tuple[str, int], labels.Selector | None] = {}
+        self.owners.add_handler(self._owner_added, self._owner_updated, self._owner_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.recorder.stop()
+
+    # -- selectors ------------------------------------------------------------------------
+    def selector(self, owner: Any) -> labels.Selector | None:
+        """The owner's selector (cached per generation); None when missing or invalid."""
+        cache_key = (owner.metadata.uid, owner.metadata.generation)
+        if cache_key not in self._selectors:
+            found: labels.Selector | None
+            try:
+                found = self.kind.selector_of(owner)
+            except labels.SelectorError as exc:
+                log.error("%s %s: invalid selector: %s", self.kind_name, key_of(owner), exc)
+                found = None
+            if len(self._selectors) > 10000:
+                self._selectors.clear()
+            self._selectors[cache_key] = found
+        return self._selectors[cache_key]
+
+    # -- event handlers -------------------------------------------------------------------
+    def _owner_added(self, owner: Any) -> None:
+        self.enqueue(key_of(owner))
+
+    def _owner_updated(self, old: Any, new: Any) -> None:
+        if old.metadata.uid != new.metadata.uid:
+            self._owner_deleted(old)
+        self.enqueue(key_of(new))
+
+    def _owner_deleted(self, owner: Any) -> None:
+        key = key_of(owner)
+        self.expectations.forget(key)
+        self._selectors.pop((owner.metadata.uid, owner.metadata.generation), None)
+        self.enqueue(key)
+
+    def _resolve(self, namespace: str, ref: Any) -> Any | None:
+        if ref.kind != self.kind_name:
+            return None
+        owner = self.owners.get_by_name(namespace, ref.name)
+        if owner is None or owner.metadata.uid != ref.uid:
+            return None
+        return owner
+
+    def _owners_selecting(self, pod: core_pb2.Pod) -> list[Any]:
+        if not pod.metadata.labels:
+            return []
+        found = []
+        for owner in self.owners.list(pod.metadata.namespace):
+            selector = self.selector(owner)
+            if selector is not None and selector.matches(pod.metadata.labels):
+                found.append(owner)
+        return found
+
+    def _pod_added(self, pod: core_pb2.Pod) -> None:
+        if pod.metadata.deletion_timestamp:
+            self._pod_deleted(pod)
+            return
+        ref = controller_of(pod)
+        if ref is not None:
+            owner = self._resolve(pod.metadata.namespace, ref)
+            if owner is not None:
+                key = key_of(owner)
+                self.expectations.creation_observed(key)
+                self.enqueue(key)
+            return
+        for owner in self._owners_selecting(pod):
+            self.enqueue(key_of(owner))
+
+    def _pod_updated(self, old: core_pb2.Pod, new: core_pb2.Pod) -> None:
+        if old.metadata.resource_version == new.metadata.resource_version:
+            return
+        labels_changed = old.metadata.labels != new.metadata.labels
+        if new.metadata.deletion_timestamp:
+            self._pod_deleted(new)
+            if labels_changed:
+                self._pod_deleted(old)
+            return
+        new_ref, old_ref = controller_of(new), controller_of(old)
+        ref_changed = new_ref != old_ref
+        if ref_changed and old_ref is not None:
+            previous = self._resolve(old.metadata.namespace, old_ref)
+            if previous is not None:
+                self.enqueue(key_of(previous))
+        if new_ref is not None:
+            owner = self._resolve(new.metadata.namespace, new_ref)
+            if owner is not None:
+                self.enqueue(key_of(owner))
+            return
+        if labels_changed or ref_changed:
+            for owner in self._owners_selecting(new):
+                self.enqueue(key_of(owner))
+
+    def _pod_deleted(self, pod: core_pb2.Pod) -> None:
+        ref = controller_of(pod)
+        if ref is None:
+            return
+        owner = self._resolve(pod.metadata.namespace, ref)
+        if owner is None:
+            return
+        key = key_of(owner)
+        self.expectations.deletion_observed(key, key_of(pod))
+        self.enqueue(key)
+
+    # -- sync -----------------------------------------------------------------------------
+    async def sync(self, key: str) -> None:
+        owner = self.owners.get(key)
+        if owner is None:
+            self.expectations.forget(key)
+            return
+        needs_sync = self.expectations.satisfied(key)
+        selector = self.selector(owner)
+        if selector is None:
+            return
+        candidates = self._candidates(owner)
+        manager = RefManager(self.client, owner,
+                             lambda pod: selector.matches(pod.metadata.labels),
+                             recheck_deletion_timestamp(self.client, owner))
+        try:
+            pods = await manager.claim(candidates)
+        except AdoptionRefusedError as exc:
+            log.info("%s %s: %s", self.kind_name, key, exc)
+            return
+        manage_error: Exception | None = None
+        if needs_sync and not owner.metadata.deletion_timestamp:
+            try:
+                await self._manage_replicas(key, owner, pods)
+            except ApiError as exc:
+                manage_error = exc
+        min_ready = owner.spec.min_ready_seconds * self.timing.scale
+        now = time.time()
+        status = calculate_status(owner, pods, manage_error, min_ready, now)
+        await self._write_status(owner, status)
+        wait = next_availability(pods, min_ready, now)
+        if manage_error is None and wait is not None:
+            self.queue.add_after(key, max(wait, 0.0) + 0.01)
+        if manage_error is not None:
+            raise manage_error
+
+    def _candidates(self, owner: Any) -> list[core_pb2.Pod]:
+        """Active pods we control plus active orphans in our namespace."""
+        owned = self.pods.by_index(CONTROLLER_UID_INDEX, owner.metadata.uid)
+        orphans = self.pods.by_index(ORPHANS_INDEX, owner.metadata.namespace)
+        return [p for p in owned + orphans if is_active(p)]
+
+    async def _manage_replicas(self, key: str, owner: Any, pods: list[core_pb2.Pod]) -> None:
+        desired = desired_replicas(owner)
+        diff = len(pods) - desired
+        if diff < 0:
+            count = min(-diff, BURST_REPLICAS)
+            self.expectations.expect_creations(key, count)
+            log.debug("%s %s: too few replicas (need %d), creating %d", self.kind_name, key,
+                      desired, count)
+            created, failure = await slow_start_batch(
+                count, SLOW_START_INITIAL_BATCH, lambda: self._create_pod(key, owner))
+            for _ in range(count - created):
+                self.expectations.creation_observed(key)
+            if failure is not None:
+                raise failure
+        elif diff > 0:
+            count = min(diff, BURST_REPLICAS)
+            log.debug("%s %s: too many replicas (need %d), deleting %d", self.kind_name, key,
+                      desired, count)
+            victims = pods_to_delete(pods, self._related_pods(owner), count, time.time())
+            self.expectations.expect_deletions(key, [key_of(p) for p in victims])
+            results = await asyncio.gather(*(self._delete_pod(key, owner, p) for p in victims),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _create_pod(self, key: str, owner: Any) -> None:
+        pod = pod_from_template(owner.spec.template, owner)
+        try:
+            await self.pod_control.create(pod, owner)
+        except ApiError as exc:
+            if exc.code == Code.PERMISSION_DENIED and "being terminated" in exc.message:
+                # The namespace is going away and every create fails: not a failure to report.
+                self.expectations.creation_observed(key)
+                return
+            raise
+
+    async def _delete_pod(self, key: str, owner: Any, pod: core_pb2.Pod) -> None:
+        try:
+            await self.pod_control.delete(pod, owner)
+        except ApiError:
+            self.expectations.deletion_observed(key, key_of(pod))
+            raise
+
+    def _related_pods(self, owner: Any) -> list[core_pb2.Pod]:
+        """Pods of every owner that shares our controller (a Deployment's ReplicaSets)."""
+        ref = controller_of(owner)
+        if ref is None:
+            return []
+        related: dict[str, core_pb2.Pod] = {}
+        for sibling in self.owners.by_index(CONTROLLER_UID_INDEX, ref.uid):
+            for pod in self.pods.by_index(CONTROLLER_UID_INDEX, sibling.metadata.uid):
+                related.setdefault(pod.metadata.uid, pod)
+        return list(related.values())
+
+    async def _write_status(self, owner: Any, status: Any) -> None:
+        current = owner.status
+        if (current.replicas == status.replicas
+                and current.fully_labeled_replicas == status.fully_labeled_replicas
+                and current.ready_replicas == status.ready_replicas
+                and current.available_replicas == status.available_replicas
+                and owner.metadata.generation == current.observed_generation
+                and list(current.conditions) == list(status.conditions)):
+            return
+        status.observed_generation = owner.metadata.generation
+        target = owner
+        for attempt in range(STATUS_UPDATE_RETRIES + 1):
+            update = clone(target)
+            update.status.CopyFrom(status)
+            try:
+                await self.client.update_status(update)
+                return
+            except ApiError as exc:
+                if exc.code != Code.ABORTED or attempt >= STATUS_UPDATE_RETRIES:
+                    raise
+            target = await self.client.get(type(owner), owner.metadata.name,
+                                           owner.metadata.namespace)
+
+
+@register("replicaset")
+def make_replicaset_controller(context: ControllerContext) -> Controller:
+    return ReplicaSetController(context, REPLICA_SET)
+
