@@ -19,6 +19,7 @@ import pytest
 from kemu.api import kinds
 from kemu.api.errors import ApiError, Code
 from kemu.client.grpc_client import GrpcClient
+from kemu.manifest import load_paths
 from kemu.v1 import apps_pb2, core_pb2, meta_pb2
 from launcher.cluster import LocalCluster
 from tests.support.waiting import eventually
@@ -303,3 +304,31 @@ async def test_owners_deleted_while_the_collector_was_down(
         current = await exists(client, core_pb2.Pod, "kept-a")
         assert current is not None and not current.metadata.owner_references
         assert await exists(client, apps_pb2.ReplicaSet, "survivor") is not None
+
+
+async def test_orphaned_pods_are_adopted_by_the_recreated_replica_set(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    """KIA ch. 14: ``kubectl delete rs kiada --cascade=orphan`` and creating the ReplicaSet
+    again: the very same five pods are adopted, none is created."""
+    path = "/work/shared/manifests/kia2/Chapter14/rs.kiada.yaml"
+    async with connected(started(make_cluster, "replicaset,garbagecollector")) as client:
+        [manifest] = load_paths([path])
+        first = await client.create(manifest.obj)
+
+        async def five_owned_by(uid: str) -> set[str]:
+            pods = (await client.list(core_pb2.Pod, NS)).items
+            assert len(pods) == 5, len(pods)
+            assert all([r.uid for r in p.metadata.owner_references] == [uid] for p in pods)
+            return {p.metadata.uid for p in pods}
+
+        original = await eventually(lambda: five_owned_by(first.metadata.uid))
+        await client.delete(apps_pb2.ReplicaSet, "kiada", NS, propagation_policy="Orphan")
+        await eventually(gone(client, apps_pb2.ReplicaSet, "kiada"))
+        orphans = (await client.list(core_pb2.Pod, NS)).items
+        assert {p.metadata.uid for p in orphans} == original
+        assert all(not p.metadata.owner_references and not p.metadata.deletion_timestamp
+                   for p in orphans)
+
+        [manifest] = load_paths([path])
+        second = await client.create(manifest.obj)
+        assert await eventually(lambda: five_owned_by(second.metadata.uid)) == original
