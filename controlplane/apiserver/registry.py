@@ -222,7 +222,8 @@ class Registry:
         meta = new.metadata
         key = self.key(meta.namespace, meta.name)
         finished = (meta.deletion_timestamp and not meta.finalizers
-                    and meta.deletion_grace_period_seconds == 0 and not self.strategy.lingers(new))
+                    and meta.deletion_grace_period_seconds == 0
+                    and not self.strategy.delete_deferred(new))
         try:
             if finished:
                 kv = await self.store.delete(key, revision)
@@ -333,17 +334,16 @@ class Registry:
                 meta.finalizers.append(finalizer)
             grace = self.strategy.graceful_delete_seconds(old, options.grace_period_seconds)
             now = time.time()
-            if not meta.deletion_timestamp:
-                self.strategy.prepare_for_delete(new)
             if not meta.deletion_timestamp or grace < meta.deletion_grace_period_seconds:
                 meta.deletion_timestamp = now_rfc3339(now + grace)
                 meta.deletion_grace_period_seconds = grace
+            self.strategy.prepare_for_delete(new)
             if options.dry_run:
                 return new
             key = self.key(namespace, name)
             try:
                 if meta.deletion_grace_period_seconds == 0 and not meta.finalizers and \
-                        not self.strategy.lingers(new):
+                        not self.strategy.delete_deferred(new):
                     kv = await self.store.delete(key, revision)
                     gone = old
                     gone.metadata.resource_version = str(kv.mod_revision)

@@ -87,13 +87,13 @@ class Strategy:
     def default_propagation(self) -> str:
         return "Background"
 
-    def lingers(self, obj: Any) -> bool:
-        """Whether a deleted object must stay until something else finishes with it (beyond
-        metadata.finalizers, which the registry handles for every kind)."""
-        return False
-
     def prepare_for_delete(self, obj: Any) -> None:
-        """Changes made when deletion starts (a Namespace turns Terminating)."""
+        """Changes made when a deletion is recorded (a namespace turns Terminating)."""
+
+    def delete_deferred(self, obj: Any) -> bool:
+        """True while something besides ``metadata.finalizers`` keeps a deleted object (a
+        namespace's ``spec.finalizers``)."""
+        return False
 
 
 def immutable(path: str, new: Any, old: Any, shown: Any = None) -> list[FieldError]:

@@ -50,15 +50,17 @@ class PodControl:
                             f"Created pod: {created.metadata.name}")
         return created
 
-    async def delete(self, pod: core_pb2.Pod, owner: Any) -> None:
+    async def delete(self, pod: core_pb2.Pod, owner: Any) -> bool:
+        """Delete ``pod``; False when it was already gone."""
         try:
             await self.client.delete(core_pb2.Pod, pod.metadata.name, pod.metadata.namespace,
                                      precondition_uid=pod.metadata.uid)
         except ApiError as exc:
             if exc.code == exc.code.NOT_FOUND:
-                return
+                return False
             self.recorder.event(owner, WARNING, "FailedDelete",
                                 f"Error deleting pod {pod.metadata.name}: {exc}")
             raise
         self.recorder.event(owner, NORMAL, "SuccessfulDelete",
                             f"Deleted pod: {pod.metadata.name}")
+        return True

@@ -28,13 +28,12 @@ class NamespaceStrategy(ValidatedStrategy):
         del new.spec.finalizers[:]
         new.spec.finalizers.extend(old.spec.finalizers)
 
-    def lingers(self, obj: Any) -> bool:
-        # spec.finalizers ("kubernetes"): the namespace controller empties the namespace and
-        # then finalizes it.
-        return bool(obj.spec.finalizers)
-
     def prepare_for_delete(self, obj: Any) -> None:
         obj.status.phase = "Terminating"
+
+    def delete_deferred(self, obj: Any) -> bool:
+        # A deleted namespace stays, Terminating, until its spec.finalizers are gone.
+        return bool(obj.spec.finalizers)
 
     def validate_object(self, obj: Any) -> list[FieldError]:
         return core.validate_namespace(obj)
