@@ -5,6 +5,7 @@ pod garbage collection. Fast timing profile: grace 2 s, monitor period 0.25 s, s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,8 @@ from kemu.client.grpc_client import GrpcClient
 from kemu.client.interface import clone
 from kemu.timing import FAST
 from kemu.v1 import core_pb2
+from launcher.cluster import LocalCluster
+from tests.integration.nodes.conftest import CONTROLLERS
 from tests.integration.nodes.heartbeat import Heartbeats, post_ready, renew_lease
 from tests.integration.scheduling import builders as b
 from tests.support.waiting import eventually
@@ -290,3 +293,25 @@ async def test_when_every_node_is_down_nothing_is_evicted(
         assert not (await api.get(core_pb2.Pod, "web")).metadata.deletion_timestamp
         return time.monotonic() > settle
     await eventually(still_no_eviction, timeout=MARGIN + 5)
+
+
+async def test_terminated_pods_beyond_the_threshold_are_collected_oldest_first(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    cluster = make_cluster(controllers=CONTROLLERS,
+                           extra_env={"KEMU_TERMINATED_POD_GC_THRESHOLD": "2"})
+    cluster.start_control_plane()
+    async with GrpcClient(cluster.address) as api:
+        await b.create_node(api, b.node("node-1"))
+        for name in ("done-a", "done-b", "done-c", "done-d"):
+            pod = await running_pod(api, name, "node-1")
+            finished = clone(pod)
+            finished.status.phase = "Succeeded"
+            await api.update_status(finished)
+        await running_pod(api, "still-running", "node-1")
+
+        async def collected() -> bool:
+            names = {p.metadata.name for p in (await api.list(core_pb2.Pod, "default")).items}
+            # Same creation second: the names break the tie.
+            assert names == {"done-c", "done-d", "still-running"}, names
+            return True
+        await eventually(collected, timeout=2 * FAST.pod_gc_period + MARGIN)
