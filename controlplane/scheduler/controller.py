@@ -256,9 +256,12 @@ class Scheduler(Controller):
                     latest.metadata.uid != queued.pod.metadata.uid:
                 self.pending.add(latest)
             return
-        log.warning("pod=%s node=%s binding failed: %s", queued.key, node_name, exc)
         if latest is None or not responsible_for(latest):
             return
+        if not self.is_leader():
+            self.pending.requeue_backoff(queued)  # the new leader's scheduler takes over
+            return
+        log.warning("pod=%s node=%s binding failed: %s", queued.key, node_name, exc)
         if latest.metadata.uid != queued.pod.metadata.uid:
             self.pending.add(latest)
             return
