@@ -10,7 +10,7 @@ the scheduler cache: the cost per pod is O(nodes).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from controlplane.scheduler.cache import NodeInfo, SchedulerCache
@@ -18,6 +18,7 @@ from controlplane.scheduler.diagnosis import Diagnosis
 from controlplane.scheduler.filters import pre_filter, run_filters
 from controlplane.scheduler.framework import UNRESOLVABLE, PodContext, Status
 from controlplane.scheduler.scores import SpreadInput, total_scores
+from controlplane.scheduler.spreading import CountsFunc, filter_state
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE = 5
@@ -41,14 +42,12 @@ class Result:
         return self.diagnosis.num_all_nodes == 0
 
 
-SpreadLookup = Callable[[PodContext], SpreadInput | None]
-
-
 class Algorithm:
-    def __init__(self, cache: SchedulerCache, spread: SpreadLookup | None = None,
+    def __init__(self, cache: SchedulerCache, counts: CountsFunc | None = None,
                  rng: random.Random | None = None):
+        """``counts(namespace, selector)``: matching pods per node (for spreading)."""
         self.cache = cache
-        self.spread = spread
+        self.counts = counts
         self.rng = rng or random.Random()
         self.next_start = 0
 
@@ -56,6 +55,9 @@ class Algorithm:
         all_nodes = self.cache.node_list()
         if not all_nodes:
             return Result(None, Diagnosis(0, {}))
+        if ctx.hard_spread and self.counts is not None:
+            ctx.spread_filter = filter_state(ctx.pod.metadata.namespace, ctx.required,
+                                             ctx.hard_spread, all_nodes, self.counts)
         pinned, rejected = pre_filter(ctx)
         if rejected is not None:
             return Result(None, Diagnosis(len(all_nodes), {}, absent=rejected,
@@ -73,7 +75,11 @@ class Algorithm:
             return Result(None, diagnosis)
         if len(feasible) == 1:
             return Result(feasible[0].name, diagnosis)
-        spread = self.spread(ctx) if self.spread is not None else None
+        spread = None
+        if ctx.soft_spread and self.counts is not None:
+            namespace = ctx.pod.metadata.namespace
+            spread = SpreadInput(all_nodes, [self.counts(namespace, c.selector)
+                                             for c in ctx.soft_spread])
         totals = total_scores(ctx, feasible, spread)
         scores = {info.name: total for info, total in zip(feasible, totals, strict=True)}
         best = max(totals)

@@ -24,7 +24,6 @@ from controlplane.scheduler.diagnosis import NO_NODES_AVAILABLE, failure_message
 from controlplane.scheduler.framework import PodContext
 from controlplane.scheduler.metrics import ATTEMPT_SECONDS, ATTEMPTS, PENDING
 from controlplane.scheduler.queue import QueueClosedError, QueuedPod, SchedulingQueue
-from controlplane.scheduler.scores import SpreadInput
 from controlplane.scheduler.spreading import SelectorCounts, default_selector
 from kemu.api.errors import ApiError, Code
 from kemu.api.labels import Selector
@@ -92,7 +91,7 @@ class Scheduler(Controller):
         self.stateful_sets = factory.informer(apps_pb2.StatefulSet)
         self.cache = SchedulerCache()
         self.selector_counts = SelectorCounts(self.cache)
-        self.algorithm = Algorithm(self.cache, self._spread_input)
+        self.algorithm = Algorithm(self.cache, self.selector_counts.counts)
         self.pending = SchedulingQueue(timing.scheduler_retry_backoff_base,
                                        timing.scheduler_retry_backoff_max,
                                        timing.scheduler_unschedulable_max_wait)
@@ -175,14 +174,10 @@ class Scheduler(Controller):
         return None
 
     def _default_selector(self, pod: core_pb2.Pod) -> Selector | None:
+        if pod.spec.topology_spread_constraints:
+            return None  # the pod's own constraints replace the defaults
         selector = default_selector(pod, self.services.list(pod.metadata.namespace), self._owner)
         return None if selector.empty() else selector
-
-    def _spread_input(self, ctx: PodContext) -> SpreadInput | None:
-        if ctx.spread_selector is None:
-            return None
-        counts = self.selector_counts.counts(ctx.pod.metadata.namespace, ctx.spread_selector)
-        return SpreadInput(self.cache.node_list(), counts)
 
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:

@@ -16,6 +16,8 @@ REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 REASON_PORTS = "node(s) didn't have free ports for the requested pod ports"
 REASON_TOO_MANY_PODS = "Too many pods"
 REASON_AFFINITY_CONFLICT = "pod affinity terms conflict"
+REASON_SPREAD = "node(s) didn't match pod topology spread constraints"
+REASON_SPREAD_LABEL = REASON_SPREAD + " (missing required label)"
 
 _CORDON = core_pb2.Taint(key=taints.UNSCHEDULABLE_TAINT, effect=taints.NO_SCHEDULE)
 
@@ -77,10 +79,29 @@ def node_resources_fit(ctx: PodContext, info: NodeInfo) -> Status | None:
     return unschedulable("NodeResourcesFit", *reasons) if reasons else None
 
 
+def pod_topology_spread(ctx: PodContext, info: NodeInfo) -> Status | None:
+    """DoNotSchedule constraints: matching pods in the node's domain, plus the pod itself if it
+    matches, minus the fewest in any domain, may not exceed maxSkew."""
+    state = ctx.spread_filter
+    if state is None or not state.constraints:
+        return None
+    assert info.node is not None
+    labels = info.node.metadata.labels
+    for i, constraint in enumerate(state.constraints):
+        value = labels.get(constraint.topology_key)
+        if value is None:
+            return unresolvable("PodTopologySpread", REASON_SPREAD_LABEL)
+        own = 1 if constraint.selector.matches(ctx.pod.metadata.labels) else 0
+        skew = state.match_num[i].get(value, 0) + own - state.min_match(i)
+        if skew > constraint.max_skew:
+            return unschedulable("PodTopologySpread", REASON_SPREAD)
+    return None
+
+
 Filter = Callable[[PodContext, NodeInfo], "Status | None"]
 
 FILTERS: tuple[Filter, ...] = (node_unschedulable, taint_toleration, node_affinity, node_ports,
-                               node_resources_fit)
+                               node_resources_fit, pod_topology_spread)
 
 
 def run_filters(ctx: PodContext, info: NodeInfo) -> Status | None:

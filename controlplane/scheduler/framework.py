@@ -3,7 +3,7 @@ being scheduled, worked out once per attempt (``PodContext``, kube-scheduler's C
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from controlplane.scheduler.nodeaffinity import PreferredTerm, RequiredAffinity, preferred_terms
 from controlplane.scheduler.resources import (
@@ -11,6 +11,14 @@ from controlplane.scheduler.resources import (
     host_ports,
     non_zero_requests,
     pod_requests,
+)
+from controlplane.scheduler.spreading import (
+    DO_NOT_SCHEDULE,
+    SCHEDULE_ANYWAY,
+    Constraint,
+    FilterState,
+    pod_constraints,
+    system_default_constraints,
 )
 from kemu.api.labels import Selector
 from kemu.api.meta import key_of
@@ -52,15 +60,27 @@ class PodContext:
     required: RequiredAffinity
     preferred: tuple[PreferredTerm, ...]
     priority: int
-    spread_selector: Selector | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    # PodTopologySpread: the pod's own DoNotSchedule constraints, and the ScheduleAnyway ones
+    # (its own, or the system defaults over its default selector); whether they are its own.
+    hard_spread: tuple[Constraint, ...] = ()
+    soft_spread: tuple[Constraint, ...] = ()
+    own_spread: bool = False
+    spread_filter: FilterState | None = None
 
     @staticmethod
-    def of(pod: core_pb2.Pod, spread_selector: Selector | None = None) -> PodContext:
+    def of(pod: core_pb2.Pod, default_selector: Selector | None = None) -> PodContext:
+        """``default_selector``: the pod's system-default spreading selector, if it has one."""
         cpu, memory = non_zero_requests(pod)
+        own = bool(pod.spec.topology_spread_constraints)
+        if own:
+            hard, soft = pod_constraints(pod, DO_NOT_SCHEDULE), pod_constraints(pod, SCHEDULE_ANYWAY)
+        else:
+            hard = ()
+            soft = system_default_constraints(default_selector) \
+                if default_selector is not None and not default_selector.empty() else ()
         return PodContext(
             pod=pod, key=key_of(pod), requests=pod_requests(pod), non_zero_cpu=cpu,
             non_zero_memory=memory, ports=host_ports(pod), tolerations=list(pod.spec.tolerations),
             required=RequiredAffinity.of(pod), preferred=preferred_terms(pod),
             priority=pod.spec.priority if pod.spec.HasField("priority") else 0,
-            spread_selector=spread_selector)
+            hard_spread=hard, soft_spread=soft, own_spread=own)

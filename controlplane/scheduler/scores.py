@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from controlplane.scheduler import taints
 from controlplane.scheduler.cache import NodeInfo
 from controlplane.scheduler.framework import PodContext
-from controlplane.scheduler.spreading import HOSTNAME_LABEL, SYSTEM_DEFAULT_CONSTRAINTS
+from controlplane.scheduler.spreading import HOSTNAME_LABEL, has_topology_keys
 
 MAX_NODE_SCORE = 100
 
@@ -114,60 +114,80 @@ def _round_half_away(value: float) -> int:
 
 @dataclass
 class SpreadInput:
-    """What spreading needs beyond the feasible nodes: all nodes, and matching pods per node."""
+    """What spreading needs beyond the feasible nodes: every node, and for each of the pod's
+    ScheduleAnyway constraints the matching pods per node."""
 
     all_nodes: Sequence[NodeInfo]
-    per_node: Mapping[str, int]
+    per_node: Sequence[Mapping[str, int]]
 
 
 def topology_spread(ctx: PodContext, nodes: Sequence[NodeInfo],
                     spread: SpreadInput | None) -> list[int] | None:
-    if spread is None:
+    constraints = ctx.soft_spread
+    if spread is None or not constraints:
         return None
-    constraints = SYSTEM_DEFAULT_CONSTRAINTS
-    per_node = spread.per_node
-    # Topology domains among the feasible nodes (a missing label is the domain "").
+    # The system defaults spread over nodes without a zone label too; a pod's own constraints
+    # ignore nodes that lack one of their keys.
+    require_all = ctx.own_spread
+    ignored = {info.name for info in nodes if require_all and info.node is not None
+               and not has_topology_keys(info.node, constraints)}
+    # Topology domains among the feasible nodes (for the defaults a missing label is "").
     domain_counts: list[dict[str, int]] = [{} for _ in constraints]
     for info in nodes:
         assert info.node is not None
+        if info.name in ignored:
+            continue
         for i, c in enumerate(constraints):
             if c.topology_key != HOSTNAME_LABEL:
                 domain_counts[i].setdefault(info.node.metadata.labels.get(c.topology_key, ""), 0)
     weights = []
     for i, c in enumerate(constraints):
-        size = len(nodes) if c.topology_key == HOSTNAME_LABEL else len(domain_counts[i])
+        size = len(nodes) - len(ignored) if c.topology_key == HOSTNAME_LABEL \
+            else len(domain_counts[i])
         weights.append(topology_normalizing_weight(size))
     # Matching pods per domain, over every node the pod's required affinity allows.
-    if any(domain_counts[i] for i in range(len(constraints))):
+    if any(domain_counts):
         for info in spread.all_nodes:
-            count = per_node.get(info.name, 0)
-            if not count or info.node is None:
+            if info.node is None:
+                continue
+            if require_all and not has_topology_keys(info.node, constraints):
                 continue
             if not ctx.required.is_empty() and not ctx.required.matches(info.node):
                 continue
             for i, c in enumerate(constraints):
-                if c.topology_key == HOSTNAME_LABEL:
+                count = spread.per_node[i].get(info.name, 0)
+                if not count or c.topology_key == HOSTNAME_LABEL:
                     continue
                 domain = info.node.metadata.labels.get(c.topology_key, "")
                 if domain in domain_counts[i]:
                     domain_counts[i][domain] += count
-    raw = []
+    raw: list[int | None] = []
     for info in nodes:
         assert info.node is not None
+        if info.name in ignored:
+            raw.append(None)
+            continue
         node_labels = info.node.metadata.labels
         score = 0.0
         for i, c in enumerate(constraints):
             own = node_labels.get(c.topology_key)
             if own is None:
                 continue
-            count = per_node.get(info.name, 0) if c.topology_key == HOSTNAME_LABEL \
+            count = spread.per_node[i].get(info.name, 0) if c.topology_key == HOSTNAME_LABEL \
                 else domain_counts[i][own]
             score += count * weights[i] + (c.max_skew - 1)
         raw.append(_round_half_away(score))
-    highest, lowest = max(raw, default=0), min(raw, default=0)
-    if highest == 0:
-        return [MAX_NODE_SCORE] * len(raw)
-    return [MAX_NODE_SCORE * (highest + lowest - s) // highest for s in raw]
+    scored = [s for s in raw if s is not None]
+    highest, lowest = max(scored, default=0), min(scored, default=0)
+    out = []
+    for s in raw:
+        if s is None:
+            out.append(0)
+        elif highest == 0:
+            out.append(MAX_NODE_SCORE)
+        else:
+            out.append(MAX_NODE_SCORE * (highest + lowest - s) // highest)
+    return out
 
 
 ScoreFunc = Callable[[PodContext, Sequence[NodeInfo]], "list[int] | None"]

@@ -1,9 +1,10 @@
-"""Spreading a workload's pods over nodes and zones: PodTopologySpread's system-default
-constraints (hostname, max skew 3; zone, max skew 5; both ScheduleAnyway).
+"""Spreading pods over nodes and zones (PodTopologySpread).
 
-The pods that count as "the same workload" are those matching the pod's *default selector*: the
-selectors of the Services that select it, merged with the selector of its controlling
-ReplicationController, ReplicaSet or StatefulSet. A pod with none of these is not spread.
+A pod's own ``topologySpreadConstraints`` are used when it has any: ``DoNotSchedule`` ones
+filter, ``ScheduleAnyway`` ones score. A pod without any gets the system defaults (hostname, max
+skew 3; zone, max skew 5; both ScheduleAnyway) over its *default selector*: the selectors of the
+Services that select it, merged with the selector of its controlling ReplicationController,
+ReplicaSet or StatefulSet. A pod with none of these is not spread.
 
 Counting matching pods per node for every scheduling attempt would cost O(all pods);
 ``SelectorCounts`` instead keeps, for each selector recently asked about, the count of matching
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from controlplane.scheduler.cache import PodInfo, SchedulerCache
+from controlplane.scheduler.cache import NodeInfo, PodInfo, SchedulerCache
+from controlplane.scheduler.nodeaffinity import RequiredAffinity
 from kemu.api import labels
 from kemu.api.labels import Operator, Requirement, Selector, SelectorError
 from kemu.api.meta import controller_of
@@ -27,13 +29,34 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
+DO_NOT_SCHEDULE = "DoNotSchedule"
+SCHEDULE_ANYWAY = "ScheduleAnyway"
+
+
 @dataclass(frozen=True)
 class Constraint:
     topology_key: str
     max_skew: int
+    selector: Selector
 
 
-SYSTEM_DEFAULT_CONSTRAINTS = (Constraint(HOSTNAME_LABEL, 3), Constraint(ZONE_LABEL, 5))
+def system_default_constraints(selector: Selector) -> tuple[Constraint, ...]:
+    return (Constraint(HOSTNAME_LABEL, 3, selector), Constraint(ZONE_LABEL, 5, selector))
+
+
+def pod_constraints(pod: core_pb2.Pod, when_unsatisfiable: str) -> tuple[Constraint, ...]:
+    """The pod's own constraints of one kind; a selector that does not parse matches nothing."""
+    found = []
+    for c in pod.spec.topology_spread_constraints:
+        if c.when_unsatisfiable != when_unsatisfiable:
+            continue
+        try:
+            selector = labels.from_label_selector(c.label_selector) \
+                if c.HasField("label_selector") else Selector.nothing()
+        except SelectorError:
+            selector = Selector.nothing()
+        found.append(Constraint(c.topology_key, c.max_skew, selector))
+    return tuple(found)
 
 OwnerLookup = Callable[[str, str, str], object | None]
 
@@ -67,6 +90,42 @@ def default_selector(pod: core_pb2.Pod, services: Iterable[core_pb2.Service],
                 extra.extend(labels.from_label_selector(found.spec.selector).requirements)
     requirements = [Requirement(k, Operator.EQUALS, (v,)) for k, v in label_set.items()]
     return _canonical([*requirements, *extra])
+
+
+CountsFunc = Callable[[str, Selector], Mapping[str, int]]
+
+
+def has_topology_keys(node: core_pb2.Node, constraints: Iterable[Constraint]) -> bool:
+    return all(c.topology_key in node.metadata.labels for c in constraints)
+
+
+@dataclass
+class FilterState:
+    """PodTopologySpread's PreFilter state: matching pods per topology domain, per constraint,
+    over the nodes the pod's required affinity allows that carry every constraint's key."""
+
+    constraints: tuple[Constraint, ...]
+    match_num: list[dict[str, int]]
+
+    def min_match(self, index: int) -> int:
+        counts = self.match_num[index]
+        return min(counts.values()) if counts else 0
+
+
+def filter_state(namespace: str, required: RequiredAffinity, constraints: tuple[Constraint, ...],
+                 nodes: Sequence[NodeInfo], counts: CountsFunc) -> FilterState:
+    per_node = [counts(namespace, c.selector) for c in constraints]
+    match_num: list[dict[str, int]] = [{} for _ in constraints]
+    for info in nodes:
+        node = info.node
+        if node is None or not has_topology_keys(node, constraints):
+            continue
+        if not required.is_empty() and not required.matches(node):
+            continue
+        for i, c in enumerate(constraints):
+            value = node.metadata.labels[c.topology_key]
+            match_num[i][value] = match_num[i].get(value, 0) + per_node[i].get(info.name, 0)
+    return FilterState(constraints, match_num)
 
 
 class _Tracker:

@@ -254,6 +254,40 @@ async def test_pods_of_one_owner_spread_over_nodes(api: GrpcClient) -> None:
     assert placed == {"big": 2, "small": 2}
 
 
+async def test_topology_spread_constraints(api: GrpcClient) -> None:
+    await b.create_node(api, b.node("node-1", labels={"zone": "a"}))
+    await b.create_node(api, b.node("node-2", labels={"zone": "b"}))
+    await b.create_node(api, b.node("node-3"))
+
+    def spread_pod(name: str) -> core_pb2.Pod:
+        pod = b.pod(name, labels={"app": "web"})
+        constraint = pod.spec.topology_spread_constraints.add(
+            max_skew=1, topology_key="zone", when_unsatisfiable="DoNotSchedule")
+        constraint.label_selector.match_labels["app"] = "web"
+        return pod
+
+    for i in range(4):
+        await api.create(spread_pod(f"web-{i}"))
+        await bound_to(api, f"web-{i}")
+    placed = collections.Counter([await bound_to(api, f"web-{i}") for i in range(4)])
+    assert placed == {"node-1": 2, "node-2": 2}, "node-3 has no zone label"
+    node = await api.get(core_pb2.Node, "node-2")
+    node.spec.unschedulable = True
+    await api.update(node)
+    await api.create(spread_pod("web-4"))
+    assert await bound_to(api, "web-4") == "node-1"
+    await api.create(spread_pod("web-5"))
+    await unschedulable(api, "web-5", failure(
+        "3 nodes are available: 1 node(s) didn't match pod topology spread constraints, "
+        "1 node(s) didn't match pod topology spread constraints (missing required label), "
+        "1 node(s) were unschedulable.",
+        f"3 nodes are available: 1 {NO_VICTIMS}, 2 {NOT_HELPFUL}."))
+    node = await api.get(core_pb2.Node, "node-2")
+    node.spec.unschedulable = False
+    await api.update(node)
+    assert await bound_to(api, "web-5") == "node-2"
+
+
 async def test_burst_of_100_pods_respects_capacity(api: GrpcClient) -> None:
     for i in range(5):
         await b.create_node(api, b.node(f"node-{i}", cpu="2", memory="8Gi"))

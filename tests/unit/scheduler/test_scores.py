@@ -8,9 +8,17 @@ import math
 import pytest
 
 from controlplane.scheduler import scores
+from controlplane.scheduler.cache import NodeInfo
 from controlplane.scheduler.framework import PodContext
 from controlplane.scheduler.scores import SpreadInput
+from kemu.api.labels import Operator, Requirement, Selector
 from tests.unit.scheduler.objects import make_node, make_pod, node_info
+
+WEB = Selector((Requirement("app", Operator.EQUALS, ("web",)),))
+
+
+def spread(nodes: list[NodeInfo], per_node: dict[str, int], count: int = 2) -> SpreadInput:
+    return SpreadInput(nodes, [per_node] * count)
 
 pytestmark = pytest.mark.unit
 
@@ -90,22 +98,21 @@ def test_prefer_no_schedule_taints_lower_the_score() -> None:
 
 def test_spreading_over_hostnames() -> None:
     nodes = [node_info(make_node(n)) for n in ("n1", "n2", "n3")]
-    ctx = PodContext.of(make_pod())
-    spread = SpreadInput(nodes, {"n1": 2, "n2": 1})
+    ctx = PodContext.of(make_pod(), WEB)
     # weight ln(3 + 2); raw: 2w+2 = 5.2 -> 5, w+2 = 3.6 -> 4, 2; normalized 100*(7-s)/5.
-    assert scores.topology_spread(ctx, nodes, spread) == [40, 60, 100]
+    assert scores.topology_spread(ctx, nodes, spread(nodes, {"n1": 2, "n2": 1})) == [40, 60, 100]
 
 
 def test_spreading_over_zones_and_hostnames() -> None:
     nodes = [node_info(make_node("n1", labels={"topology.kubernetes.io/zone": "a"})),
              node_info(make_node("n2", labels={"topology.kubernetes.io/zone": "a"})),
              node_info(make_node("n3", labels={"topology.kubernetes.io/zone": "b"}))]
-    spread = SpreadInput(nodes, {"n1": 2, "n2": 1})
+    counts = spread(nodes, {"n1": 2, "n2": 1})
     host, zone = math.log(5), math.log(4)
     raw = [round(2 * host + 2 + 3 * zone + 4), round(host + 2 + 3 * zone + 4), 2 + 4]
     assert raw == [13, 12, 6]
     expected = [100 * (13 + 6 - s) // 13 for s in raw]
-    assert scores.topology_spread(PodContext.of(make_pod()), nodes, spread) == expected
+    assert scores.topology_spread(PodContext.of(make_pod(), WEB), nodes, counts) == expected
 
 
 def test_spreading_counts_zones_only_on_nodes_the_pod_may_use() -> None:
@@ -116,14 +123,31 @@ def test_spreading_counts_zones_only_on_nodes_the_pod_may_use() -> None:
     for info in nodes:
         assert info.node is not None
         info.node.metadata.labels["kubernetes.io/os"] = "linux"
-    spread = SpreadInput([*nodes, other], {"n3": 5})
     # n3's pods do not count for zone b: the pod could not go to n3.
-    assert scores.topology_spread(PodContext.of(pod), nodes, spread) == [100, 100]
+    assert scores.topology_spread(PodContext.of(pod, WEB), nodes,
+                                  spread([*nodes, other], {"n3": 5})) == [100, 100]
 
 
 def test_no_spreading_without_a_selector() -> None:
-    assert scores.topology_spread(PodContext.of(make_pod()), [node_info(make_node())], None) \
-        is None
+    nodes = [node_info(make_node())]
+    assert scores.topology_spread(PodContext.of(make_pod()), nodes, spread(nodes, {})) is None
+
+
+def test_own_soft_constraints_replace_the_defaults_and_ignore_unlabelled_nodes() -> None:
+    pod = make_pod(labels={"app": "web"})
+    constraint = pod.spec.topology_spread_constraints.add(
+        max_skew=1, topology_key="rack", when_unsatisfiable="ScheduleAnyway")
+    constraint.label_selector.match_labels["app"] = "web"
+    ctx = PodContext.of(pod, WEB)
+    assert [c.topology_key for c in ctx.soft_spread] == ["rack"] and ctx.own_spread
+    nodes = [node_info(make_node("r1a", labels={"rack": "1"})),
+             node_info(make_node("r1b", labels={"rack": "1"})),
+             node_info(make_node("r2", labels={"rack": "2"})),
+             node_info(make_node("loose"))]
+    # rack 1 holds 2 matching pods, rack 2 none; weight ln(2 + 2), max skew 1 adds 0.
+    result = scores.topology_spread(ctx, nodes, SpreadInput(nodes, [{"r1a": 2}]))
+    raw = round(2 * math.log(4))
+    assert result == [100 * (raw + 0 - raw) // raw] * 2 + [100, 0]
 
 
 def test_weights_combine() -> None:
