@@ -56,6 +56,8 @@ class PodInfo:
 class NodeInfo:
     name: str
     node: core_pb2.Node | None = None
+    # The node's labels as a plain dict: read for every pod, far cheaper than the proto map.
+    labels: dict[str, str] = field(default_factory=dict)
     allocatable: Resources = field(default_factory=Resources)
     requested: Resources = field(default_factory=Resources)
     non_zero_cpu: int = 0
@@ -111,6 +113,7 @@ class SchedulerCache:
         elif info.node is None:
             self._node_list = None
         info.node = node
+        info.labels = dict(node.metadata.labels)
         info.allocatable = node_allocatable(node)
 
     def remove_node(self, name: str) -> None:

@@ -46,7 +46,7 @@ def taint_toleration(ctx: PodContext, info: NodeInfo) -> Status | None:
 
 def node_affinity(ctx: PodContext, info: NodeInfo) -> Status | None:
     assert info.node is not None
-    if ctx.required.is_empty() or ctx.required.matches(info.node):
+    if ctx.required.is_empty() or ctx.required.matches(info.node, info.labels):
         return None
     return unresolvable("NodeAffinity", REASON_AFFINITY)
 
@@ -85,10 +85,8 @@ def pod_topology_spread(ctx: PodContext, info: NodeInfo) -> Status | None:
     state = ctx.spread_filter
     if state is None or not state.constraints:
         return None
-    assert info.node is not None
-    labels = info.node.metadata.labels
     for i, constraint in enumerate(state.constraints):
-        value = labels.get(constraint.topology_key)
+        value = info.labels.get(constraint.topology_key)
         if value is None:
             return unresolvable("PodTopologySpread", REASON_SPREAD_LABEL)
         own = 1 if constraint.selector.matches(ctx.pod.metadata.labels) else 0

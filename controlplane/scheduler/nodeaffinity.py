@@ -124,8 +124,10 @@ class RequiredAffinity:
     def is_empty(self) -> bool:
         return not self.node_selector and self.terms is None
 
-    def matches(self, node: core_pb2.Node) -> bool:
-        labels = node.metadata.labels
+    def matches(self, node: core_pb2.Node, labels: Mapping[str, str] | None = None) -> bool:
+        """``labels``: the node's labels, when the caller has them as a dict already."""
+        if labels is None:
+            labels = node.metadata.labels
         for key, value in self.node_selector:
             if labels.get(key) != value:
                 return False

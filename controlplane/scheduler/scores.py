@@ -82,11 +82,8 @@ def balanced_allocation(ctx: PodContext, nodes: Sequence[NodeInfo]) -> list[int]
 def node_affinity(ctx: PodContext, nodes: Sequence[NodeInfo]) -> list[int] | None:
     if not ctx.preferred:
         return None
-    raw = []
-    for info in nodes:
-        assert info.node is not None
-        labels, name = info.node.metadata.labels, info.node.metadata.name
-        raw.append(sum(p.weight for p in ctx.preferred if p.term.matches(labels, name)))
+    raw = [sum(p.weight for p in ctx.preferred if p.term.matches(info.labels, info.name))
+           for info in nodes]
     return default_normalize(raw, reverse=False)
 
 
@@ -129,17 +126,16 @@ def topology_spread(ctx: PodContext, nodes: Sequence[NodeInfo],
     # The system defaults spread over nodes without a zone label too; a pod's own constraints
     # ignore nodes that lack one of their keys.
     require_all = ctx.own_spread
-    ignored = {info.name for info in nodes if require_all and info.node is not None
-               and not has_topology_keys(info.node, constraints)}
+    ignored = {info.name for info in nodes
+               if require_all and not has_topology_keys(info.labels, constraints)}
     # Topology domains among the feasible nodes (for the defaults a missing label is "").
     domain_counts: list[dict[str, int]] = [{} for _ in constraints]
     for info in nodes:
-        assert info.node is not None
         if info.name in ignored:
             continue
         for i, c in enumerate(constraints):
             if c.topology_key != HOSTNAME_LABEL:
-                domain_counts[i].setdefault(info.node.metadata.labels.get(c.topology_key, ""), 0)
+                domain_counts[i].setdefault(info.labels.get(c.topology_key, ""), 0)
     weights = []
     for i, c in enumerate(constraints):
         size = len(nodes) - len(ignored) if c.topology_key == HOSTNAME_LABEL \
@@ -150,24 +146,23 @@ def topology_spread(ctx: PodContext, nodes: Sequence[NodeInfo],
         for info in spread.all_nodes:
             if info.node is None:
                 continue
-            if require_all and not has_topology_keys(info.node, constraints):
+            if require_all and not has_topology_keys(info.labels, constraints):
                 continue
-            if not ctx.required.is_empty() and not ctx.required.matches(info.node):
+            if not ctx.required.is_empty() and not ctx.required.matches(info.node, info.labels):
                 continue
             for i, c in enumerate(constraints):
                 count = spread.per_node[i].get(info.name, 0)
                 if not count or c.topology_key == HOSTNAME_LABEL:
                     continue
-                domain = info.node.metadata.labels.get(c.topology_key, "")
+                domain = info.labels.get(c.topology_key, "")
                 if domain in domain_counts[i]:
                     domain_counts[i][domain] += count
     raw: list[int | None] = []
     for info in nodes:
-        assert info.node is not None
         if info.name in ignored:
             raw.append(None)
             continue
-        node_labels = info.node.metadata.labels
+        node_labels = info.labels
         score = 0.0
         for i, c in enumerate(constraints):
             own = node_labels.get(c.topology_key)

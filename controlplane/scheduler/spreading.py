@@ -95,8 +95,8 @@ def default_selector(pod: core_pb2.Pod, services: Iterable[core_pb2.Service],
 CountsFunc = Callable[[str, Selector], Mapping[str, int]]
 
 
-def has_topology_keys(node: core_pb2.Node, constraints: Iterable[Constraint]) -> bool:
-    return all(c.topology_key in node.metadata.labels for c in constraints)
+def has_topology_keys(labels: Mapping[str, str], constraints: Iterable[Constraint]) -> bool:
+    return all(c.topology_key in labels for c in constraints)
 
 
 @dataclass
@@ -118,12 +118,12 @@ def filter_state(namespace: str, required: RequiredAffinity, constraints: tuple[
     match_num: list[dict[str, int]] = [{} for _ in constraints]
     for info in nodes:
         node = info.node
-        if node is None or not has_topology_keys(node, constraints):
+        if node is None or not has_topology_keys(info.labels, constraints):
             continue
-        if not required.is_empty() and not required.matches(node):
+        if not required.is_empty() and not required.matches(node, info.labels):
             continue
         for i, c in enumerate(constraints):
-            value = node.metadata.labels[c.topology_key]
+            value = info.labels[c.topology_key]
             match_num[i][value] = match_num[i].get(value, 0) + per_node[i].get(info.name, 0)
     return FilterState(constraints, match_num)
 

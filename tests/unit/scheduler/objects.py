@@ -55,7 +55,7 @@ def make_pod(name: str = "web", *, namespace: str = "default", cpu: str = "", me
 
 
 def node_info(node: core_pb2.Node, pods: Sequence[core_pb2.Pod] = ()) -> NodeInfo:
-    info = NodeInfo(node.metadata.name, node, node_allocatable(node))
+    info = NodeInfo(node.metadata.name, node, dict(node.metadata.labels), node_allocatable(node))
     for pod in pods:
         info.add(PodInfo.of(pod, node.metadata.name))
     return info

@@ -116,13 +116,11 @@ def test_spreading_over_zones_and_hostnames() -> None:
 
 
 def test_spreading_counts_zones_only_on_nodes_the_pod_may_use() -> None:
-    nodes = [node_info(make_node("n1", labels={"topology.kubernetes.io/zone": "a"})),
-             node_info(make_node("n2", labels={"topology.kubernetes.io/zone": "b"}))]
+    linux = {"kubernetes.io/os": "linux"}
+    nodes = [node_info(make_node("n1", labels={"topology.kubernetes.io/zone": "a", **linux})),
+             node_info(make_node("n2", labels={"topology.kubernetes.io/zone": "b", **linux}))]
     other = node_info(make_node("n3", labels={"topology.kubernetes.io/zone": "b", "gpu": "1"}))
-    pod = make_pod(node_selector={"kubernetes.io/os": "linux"})
-    for info in nodes:
-        assert info.node is not None
-        info.node.metadata.labels["kubernetes.io/os"] = "linux"
+    pod = make_pod(node_selector=linux)
     # n3's pods do not count for zone b: the pod could not go to n3.
     assert scores.topology_spread(PodContext.of(pod, WEB), nodes,
                                   spread([*nodes, other], {"n3": 5})) == [100, 100]
