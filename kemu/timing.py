@@ -35,6 +35,13 @@ class Timing:
     leader_retry_period: float = 2.0
     scheduler_retry_backoff_base: float = 1.0
     scheduler_retry_backoff_max: float = 10.0
+    # An unschedulable pod no cluster event has retried is tried again after this long.
+    scheduler_unschedulable_max_wait: float = 300.0
+    # Node lifecycle: one node per zone gets its NoExecute taint per interval (--node-eviction-rate).
+    node_eviction_interval: float = 10.0
+    # Pod GC: its loop period, and how long a missing node is quarantined before its pods go.
+    pod_gc_period: float = 20.0
+    pod_gc_quarantine: float = 40.0
     queue_retry_base: float = 0.005
     queue_retry_max: float = 1000.0
     daemonset_failed_backoff_base: float = 1.0

@@ -4,5 +4,9 @@ import controlplane.controllers.daemonset.controller
 import controlplane.controllers.deployment
 import controlplane.controllers.garbagecollector.collector
 import controlplane.controllers.namespace
+import controlplane.controllers.nodelifecycle
+import controlplane.controllers.podgc
 import controlplane.controllers.replicaset
-import controlplane.controllers.replicationcontroller  # noqa: F401
+import controlplane.controllers.replicationcontroller
+import controlplane.controllers.taint_eviction
+import controlplane.scheduler.controller  # noqa: F401
