@@ -197,7 +197,7 @@ class PodWorker:
                 continue
             record.restart_count = cs.restart_count
             record.image_id = cs.image_id
-            record.image_ref = cs.image if cs.image != record.spec.image else ""
+            record.image_ref = cs.image
             if cs.last_state.HasField("terminated"):
                 record.previous = cs.last_state.terminated
             if cs.state.HasField("running") and running:
@@ -243,6 +243,9 @@ class PodWorker:
             self._check_completion()
         if self.stopping_all:
             return self._stop_everything(deadlines)
+        for record in self.records:
+            if record.instance and not record.kill_reason:
+                deadlines.extend(p.due for p in record.probers())
         return min(deadlines, default=None)
 
     def _create_sandbox(self, now: float, deadlines: list[float]) -> None:
