@@ -108,7 +108,7 @@ def kubelet(node_name: str, servers: str, labels: str, taints: str, capacity: st
             return parse()
         except ValueError as exc:
             message = str(exc).removeprefix(f"{what.lstrip('-')}: ")
-            raise click.BadParameter(message, param_hint=what) from None
+            raise click.BadParameter(message, param_hint=f"'{what}'") from None
 
     name = checked("--node-name", lambda: kubelet_config.check_node_name(
         node_name or kubelet_config.default_node_name()))
