@@ -197,8 +197,8 @@ def behaviour_of(argv: Sequence[str], annotations: Mapping[str, str], container:
     crash = annotation(annotations, "crash-loop", container, main)
     if crash is not None and _flag(crash):
         exit_after, exit_code = 0.0, 1
-    elif fail_after is not None:
-        exit_after, exit_code = min(exit_after, fail_after), 1
+    elif fail_after is not None and fail_after < exit_after:
+        exit_after, exit_code = fail_after, 1
     if given_code is not None:
         exit_code = given_code
     ready_after = duration("ready-after")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from controlplane.etcd_process import free_port
 from kemu.api.meta import parse_time
 from kemu.client.grpc_client import GrpcClient
 from kemu.v1 import coordination_pb2, core_pb2
@@ -159,6 +162,25 @@ async def test_kubelet_stops_on_sigterm_and_keeps_its_node(cluster: LocalCluster
         assert "kubelet stopped" in process.log_tail()
         node = await client.get(core_pb2.Node, "stopping")
         assert node.metadata.name == "stopping"
+
+
+async def test_kubelet_serves_metrics(cluster: LocalCluster) -> None:
+    port = free_port()
+    cluster.add_node("measured", extra_args=["--metrics-listen", f"127.0.0.1:{port}"])
+    async with GrpcClient(cluster.address) as client:
+        await wait_node(client, "measured", node_ready, "Ready")
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+                text: str = reply.read().decode()
+        except OSError:
+            return ""
+        return text if 'kemu_kubelet_lease_renewals_total{node="measured"}' in text else ""
+
+    text = await eventually(lambda: asyncio.to_thread(scrape), what="kubelet metrics")
+    assert 'kemu_kubelet_running_pods{node="measured"} 0.0' in text
+    assert 'kemu_kubelet_registrations_total{node="measured"} 1.0' in text
 
 
 @pytest.mark.parametrize(("flag", "value", "complaint"), [

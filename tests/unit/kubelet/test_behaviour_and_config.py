@@ -51,6 +51,13 @@ def test_annotations_apply_to_the_main_container_unless_suffixed() -> None:
     assert other.scripted_readiness
 
 
+def test_fail_after_only_matters_before_the_command_ends() -> None:
+    early = behaviour_of(["sleep", "5"], {"kemu.io/fail-after": "3"}, "c", True, 1)
+    assert (early.exit_after, early.exit_code) == (3, 1)
+    late = behaviour_of(["sleep", "5"], {"kemu.io/fail-after": "30"}, "c", True, 1)
+    assert (late.exit_after, late.exit_code) == (5, 0)
+
+
 def test_crash_loop_and_sleep_exit_codes() -> None:
     assert behaviour_of([], {"kemu.io/crash-loop": "true"}, "c", True, 1).exit_after == 0
     assert behaviour_of(["sleep", "3"], {}, "c", True, 1).exit_code == 0
