@@ -32,6 +32,11 @@ class ContainerRecord:
     exited_at: float = 0.0
     ran_for: float = 0.0
     exit_by_probe: bool = False
+    # The kubelet stopped the last instance to run a changed spec: it restarts whatever the
+    # restartPolicy says.
+    forced_restart: bool = False
+    # The spec's image changed while an instance runs.
+    changed: bool = False
     restart_count: int = 0
     waiting: tuple[str, str] | None = None
     image_id: str = ""

@@ -120,6 +120,13 @@ class PodWorker:
 
     def update(self, pod: core_pb2.Pod) -> None:
         self.pod = pod
+        specs = {c.name: c for c in [*pod.spec.init_containers, *pod.spec.containers]}
+        for record in self.records:
+            changed = specs.get(record.name)
+            if changed is not None and changed.image != record.spec.image:
+                # A changed image (the only mutable part of a container) restarts it.
+                record.spec = changed
+                record.changed = True
         self._wake.set()
 
     def mark_gone(self) -> None:
@@ -138,7 +145,11 @@ class PodWorker:
     # -- the loop -------------------------------------------------------------------------
     async def run(self) -> None:
         clock = self.ctx.clock
-        self._recover()
+        try:
+            self._recover()
+        except Exception:
+            log.exception("node=%s pod=%s could not take over its recorded status",
+                          self.ctx.node_name, self.key)
         while True:
             self._wake.clear()
             if self.gone:
@@ -203,8 +214,13 @@ class PodWorker:
             if cs.state.HasField("running") and running:
                 started = parse_time(cs.state.running.started_at)
                 container_id = cs.container_id.partition("://")[2] or cs.container_id
-                record.instance = self.ctx.runtime.recover_container(
-                    self._config(record), container_id, cs.image_id, started)
+                try:
+                    record.instance = self.ctx.runtime.recover_container(
+                        self._config(record), container_id, cs.image_id, started)
+                except ContainerConfigError as exc:
+                    log.warning("node=%s pod=%s container %s cannot be recovered: %s",
+                                self.ctx.node_name, self.key, record.name, exc)
+                    continue
                 record.started = cs.started if cs.HasField("started") else True
                 self._start_probers(record, clock.monotonic() - max(0.0, clock.time() - started),
                                     recovered_ready=cs.ready)
@@ -235,6 +251,7 @@ class PodWorker:
         if not self.start_time:
             self.start_time = now_rfc3339(self.ctx.clock.time())
         self._collect_exits(now)
+        self._restart_changed()
         self._check_active_deadline(now, deadlines)
         if not self.stopping_all:
             await self._run_probes(deadlines)
@@ -272,12 +289,14 @@ class PodWorker:
             record.exited = terminated_state(runtime, record.instance)
             record.exited_at = now
             record.ran_for = max(0.0, info.finished_at - info.started_at)
-            record.exit_by_probe = record.kill_reason in ("liveness", "startup")
+            record.exit_by_probe = record.kill_reason in ("liveness", "startup", "changed")
+            forced = record.kill_reason == "changed"
             log.info("node=%s pod=%s container %s exited with code %d", self.ctx.node_name,
                      self.key, record.name, info.exit_code)
             runtime.remove_container(record.instance)
             record.clear_instance()
             record.kill_reason = ""
+            record.forced_restart = forced
 
     def _check_active_deadline(self, now: float, deadlines: list[float]) -> None:
         spec = self.pod.spec
@@ -292,6 +311,20 @@ class PodWorker:
                 self.stopping_all = "deadline"
         else:
             deadlines.append(now + (limit - wall))
+
+    def _restart_changed(self) -> None:
+        for record in self.records:
+            if not record.changed:
+                continue
+            record.changed = False
+            if record.instance and not record.kill_reason:
+                self._event(NORMAL, "Killing",
+                            f"Container {record.name} definition changed, will be restarted",
+                            record)
+                record.kill_reason = "changed"
+                record.ready = False
+                record.startup = record.liveness = record.readiness = None
+                self._request_stop(record, self._pod_grace() * self.ctx.timing.scale)
 
     # -- probes ---------------------------------------------------------------------------
     def _start_probers(self, record: ContainerRecord, began: float,
@@ -394,7 +427,7 @@ class PodWorker:
         if record.init:
             return policy != "Never" and record.exited.exit_code != 0
         if record.exit_by_probe:
-            return policy != "Never"
+            return policy != "Never" or record.forced_restart
         if policy == "Always":
             return True
         return policy == "OnFailure" and record.exited.exit_code != 0
@@ -471,7 +504,7 @@ class PodWorker:
         record.waiting = None
         record.announced.discard("backoff")
         record.kill_reason = ""
-        record.exit_by_probe = False
+        record.exit_by_probe = record.forced_restart = False
         self._event(NORMAL, "Created", f"Created container: {record.name}", record)
         await ctx.runtime.start_container(container_id)
         info = ctx.runtime.container_status(container_id)

@@ -351,3 +351,20 @@ async def test_restarted_kubelet_takes_over_without_touching_the_container() -> 
     assert web.state.terminated.started_at == container(recorded, "web").state.running.started_at
     assert web.restart_count == 0
     await second.close()
+
+
+async def test_changed_image_restarts_the_container(node: FakeNode) -> None:
+    pod = make_pod(restart_policy="Never")
+    worker = node.run(pod)
+    await node.advance_to(1)
+    changed = core_pb2.Pod()
+    changed.CopyFrom(pod)
+    changed.spec.containers[0].image = "nginx:1.27"
+    worker.update(changed)
+    await node.advance_to(3)
+    web = container(node.status(pod), "web")
+    assert web.restart_count == 1 and web.state.running.started_at
+    assert web.image == "docker.io/library/nginx:1.27"
+    counts = node.agent.event_counts(pod.metadata.uid)
+    assert counts[("Killing", "Container web definition changed, will be restarted")] == 1
+    assert counts[("Pulling", 'Pulling image "nginx:1.27"')] == 1
