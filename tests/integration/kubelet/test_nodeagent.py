@@ -72,6 +72,15 @@ async def test_repeated_event_is_counted_not_duplicated(shared_control_plane: Lo
         (5, "2024-01-01T00:01:00Z", "node-d")]
 
 
+async def lease_of(client: GrpcClient) -> coordination_pb2.Lease | None:
+    try:
+        return await client.get(coordination_pb2.Lease, "roamer", "kube-node-lease")
+    except ApiError as exc:
+        if exc.code == Code.NOT_FOUND:
+            return None
+        raise
+
+
 async def test_kubelet_fails_over_between_control_planes(
         make_cluster: Callable[..., LocalCluster]) -> None:
     cluster = make_cluster(controllers="", external_etcd=True)
@@ -83,10 +92,9 @@ async def test_kubelet_fails_over_between_control_planes(
         up = cluster.control_planes[other[down]]
         async with GrpcClient(up.address) as client:
             await wait_node(client, "roamer", node_ready, "Ready")
+            lease = await eventually(lambda c=client: lease_of(c), what="the node lease")
             cluster.control_planes[down].kill()
-
-            killed_at = parse_time((await client.get(coordination_pb2.Lease, "roamer",
-                                                     "kube-node-lease")).spec.renew_time)
+            killed_at = parse_time(lease.spec.renew_time)
 
             async def lease_renewed(client: GrpcClient = client, since: float = killed_at) -> bool:
                 lease = await client.get(coordination_pb2.Lease, "roamer", "kube-node-lease")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.etcd_process import free_port
+from kemu.api.errors import ApiError, Code
 from kemu.api.meta import parse_time
 from kemu.client.grpc_client import GrpcClient
 from kemu.v1 import coordination_pb2, core_pb2
@@ -85,8 +86,13 @@ async def test_lease_is_renewed(cluster: LocalCluster) -> None:
     async with GrpcClient(cluster.address) as client:
         await wait_node(client, "leased", node_ready, "Ready")
 
-        async def lease() -> coordination_pb2.Lease:
-            return await client.get(coordination_pb2.Lease, "leased", "kube-node-lease")
+        async def lease() -> coordination_pb2.Lease | None:
+            try:
+                return await client.get(coordination_pb2.Lease, "leased", "kube-node-lease")
+            except ApiError as exc:
+                if exc.code == Code.NOT_FOUND:
+                    return None  # not renewed for the first time yet
+                raise
 
         first = await eventually(lease, what="the node lease")
         node = await client.get(core_pb2.Node, "leased")
@@ -97,6 +103,7 @@ async def test_lease_is_renewed(cluster: LocalCluster) -> None:
 
         async def renewed_twice() -> bool:
             current = await lease()
+            assert current is not None
             return parse_time(current.spec.renew_time) >= parse_time(first.spec.renew_time) + 0.9
 
         # Renewed every 0.5 s (10 s scaled): two renewals within a generous margin.
