@@ -136,7 +136,7 @@ async def test_deleted_node_registers_again(cluster: LocalCluster) -> None:
         await client.delete(core_pb2.Node, "phoenix")
         again = await wait_node(client, "phoenix",
                                 lambda n: n.metadata.uid != node.metadata.uid and node_ready(n),
-                                "re-created by its kubelet", timeout=20)
+                                "re-created by its kubelet", timeout=30)
         assert again.status.node_info.boot_id == node.status.node_info.boot_id
 
 
