@@ -124,10 +124,16 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
             before = {c.type: c for c in node.status.conditions}
             new = core_pb2.NodeStatus()
             new.CopyFrom(status)
+            now = now_rfc3339()
             for condition in new.conditions:
                 old = before.get(condition.type)
-                if old is not None and old.status == condition.status and old.last_transition_time:
+                if old is None:
+                    continue
+                if old.status == condition.status and old.last_transition_time:
                     condition.last_transition_time = old.last_transition_time
+                elif old.status != condition.status:
+                    # E.g. Unknown (set by the node lifecycle controller) -> True.
+                    condition.last_transition_time = now
             node.status.CopyFrom(new)
             return node
 

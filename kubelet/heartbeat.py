@@ -5,7 +5,9 @@ Like the Kubernetes kubelet with node leases: the Lease in ``kube-node-lease`` i
 but only written when it changed or ``node_status_report_frequency`` has passed (that write
 refreshes the conditions' ``lastHeartbeatTime``). Both cost one small call per interval. When
 the Node is deleted out from under the kubelet, the next renewal or status write finds it gone
-and the kubelet registers it again.
+and the kubelet registers it again. After a gap in its renewals (the process was frozen, the
+network or the control plane was away) the node lifecycle controller may have marked the Node
+NotReady, so the first renewal after a gap also writes the status.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class NodeHeartbeat:
         duration = max(1, math.ceil(self.timing.node_lease_duration))
         interval = self.timing.node_lease_renew_interval
         delay = RETRY_FIRST
+        last_renewal = self.clock.monotonic()
         while True:
             generation = self.registrations
             try:
@@ -120,6 +123,12 @@ class NodeHeartbeat:
                 self.lease_renewals += 1
                 delay = RETRY_FIRST
                 wait = interval
+                now = self.clock.monotonic()
+                gap, last_renewal = now - last_renewal, now
+                if gap > 2 * interval:
+                    log.info("node=%s renewed its lease after %.1fs; reporting its status",
+                             self.identity.name, gap)
+                    await self.post_status(force=True)
             except ApiError as exc:
                 self.lease_failures += 1
                 if exc.code == Code.NOT_FOUND:

@@ -41,7 +41,7 @@ class KubeletCollector(Collector):
 
         yield gauge("kemu_kubelet_running_pods", "Pods this kubelet runs", k.pods.active_pods())
         yield gauge("kemu_kubelet_running_containers", "Containers running on this node",
-                    k.runtime.container_count())
+                    k.pods.running_containers())
         yield gauge("kemu_kubelet_pod_addresses_in_use", "Pod IPs allocated on this node",
                     k.ctx.addresses.in_use())
         yield counter("kemu_kubelet_container_restarts", "Container restarts", k.ctx.restarts)

@@ -78,6 +78,9 @@ class PodManager:
     def active_pods(self) -> int:
         return sum(1 for w in self.workers.values() if w.active)
 
+    def running_containers(self) -> int:
+        return sum(1 for w in self.workers.values() for r in w.records if r.instance)
+
     # -- the watch ------------------------------------------------------------------------
     async def run(self) -> None:
         client = self.ctx.client

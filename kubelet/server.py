@@ -25,6 +25,7 @@ from kubelet.ipam import PodAddresses
 from kubelet.node import NodeIdentity
 from kubelet.podmanager import PodManager
 from kubelet.runtime.fake import FakeRuntime
+from kubelet.runtime.interface import ContainerRuntime
 from kubelet.statusmanager import PodStatusManager
 from kubelet.worker import NodeContext
 
@@ -33,14 +34,15 @@ log = logging.getLogger(__name__)
 
 class Kubelet:
     def __init__(self, config: KubeletConfig, *, clock: Clock | None = None,
-                 runtime: FakeRuntime | None = None, client: NodeAgentClient | None = None):
+                 runtime: ContainerRuntime | None = None,
+                 client: NodeAgentClient | None = None):
         self.config = config
         self.clock = clock or LoopClock()
         timing = config.timing
         self.identity = NodeIdentity.of(config.node_name)
         self.client = client or NodeAgentClient(config.servers, config.node_name,
                                                 timeout=config.call_timeout)
-        self.runtime = runtime or FakeRuntime(self.clock, timing)
+        self.runtime: ContainerRuntime = runtime or FakeRuntime(self.clock, timing)
         self.events = EventRecorder(self.client, self.clock, timing.node_status_update_frequency)
         self.statuses = PodStatusManager(self.client, self.clock,
                                          retry_interval=timing.node_lease_renew_interval / 4)

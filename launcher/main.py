@@ -122,9 +122,13 @@ def kubelet(node_name: str, servers: str, labels: str, taints: str, capacity: st
         timing=build_timing(timing_profile, timing_overrides),
         metrics_listen=metrics_listen)
     configure(log_level, f"kubelet[{name}]")
+    from kemu.api.errors import ApiError
     from kubelet.server import run
 
-    asyncio.run(run(config))
+    try:
+        asyncio.run(run(config))
+    except ApiError as exc:
+        raise click.ClickException(f"node {name} was refused: {exc}") from None
 
 
 def _ip(text: str) -> str:

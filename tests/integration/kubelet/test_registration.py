@@ -140,6 +140,29 @@ async def test_deleted_node_registers_again(cluster: LocalCluster) -> None:
         assert again.status.node_info.boot_id == node.status.node_info.boot_id
 
 
+async def test_thawed_kubelet_reports_ready_again(cluster: LocalCluster) -> None:
+    cluster.add_node("sleeper")
+    async with GrpcClient(cluster.address) as client:
+        await wait_node(client, "sleeper", node_ready, "Ready")
+        cluster.freeze_node("sleeper")
+        try:
+            # What the node lifecycle controller does to a node whose lease expired.
+            node = await client.get(core_pb2.Node, "sleeper")
+            for c in node.status.conditions:
+                if c.type == "Ready":
+                    c.status, c.reason = "Unknown", "NodeStatusUnknown"
+                    c.last_transition_time = "2024-01-01T00:00:00Z"
+            await client.update_status(node)
+            await asyncio.sleep(2)  # frozen past two lease renewals (0.5 s each)
+        finally:
+            cluster.thaw_node("sleeper")
+        # Well before the 15 s (scaled) report frequency would have refreshed it.
+        node = await wait_node(client, "sleeper", node_ready, "Ready again", timeout=6)
+        ready = next(c for c in node.status.conditions if c.type == "Ready")
+        assert ready.reason == "KubeletReady"
+        assert ready.last_transition_time > "2024-01-01T00:00:00Z"
+
+
 async def test_kubelet_is_configured_from_the_environment(cluster: LocalCluster,
                                                           tmp_path: Path) -> None:
     env = {**os.environ, "KEMU_NODE_NAME": "from-env", "KEMU_SERVER": cluster.address,
