@@ -42,6 +42,7 @@ class EventRecorder:
         self.interval = interval
         self._series: OrderedDict[tuple[str, ...], _Series] = OrderedDict()
         self._wakeup = asyncio.Event()
+        self._last_stamp = 0
         self.sent = 0
 
     def record(self, involved: meta_pb2.ObjectReference, kind: str, reason: str,
@@ -54,7 +55,9 @@ class EventRecorder:
                                    message=message)
             event.involved_object.CopyFrom(involved)
             event.metadata.namespace = involved.namespace or "default"
-            event.metadata.name = f"{involved.name}.{int(wall * 1e9):x}"
+            # <object>.<nanoseconds in hex>, as Kubernetes names events; never reused.
+            stamp = self._last_stamp = max(int(wall * 1e9), self._last_stamp + 1)
+            event.metadata.name = f"{involved.name}.{stamp:x}"
             event.first_timestamp = now_rfc3339(wall)
             event.reporting_component = "kubelet"
             series = self._series[key] = _Series(event, 0, wall)
