@@ -2,6 +2,15 @@
 
 Every request names its node, and a node may only touch itself and the pods bound to it (as
 Kubernetes' NodeRestriction admission enforces); anything else is PermissionDenied.
+
+What the service adds to plain writes:
+- Register creates the Node (allocating a /24 pod CIDR) or takes an existing one over, keeping
+  its labels, taints and spec; condition transition times survive an unchanged status.
+- RenewLease answers NotFound when the Node is gone, so a kubelet notices and registers again.
+- WatchPods without a resourceVersion lists first and marks the end of that list with a
+  BOOKMARK, so a kubelet knows which pods exist (and which it runs that no longer do).
+- UpdatePodStatus replaces what the kubelet owns and keeps other writers' conditions.
+- RecordEvent of an Event whose name exists already counts a repeat (count, lastTimestamp).
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from typing import Any
 from controlplane.apiserver.api import Api
 from controlplane.apiserver.objects import clone
 from controlplane.apiserver.registry import DeleteOptions
-from controlplane.apiserver.service import abort, stream_events, unary
+from controlplane.apiserver.service import abort, bookmark, stream_events, unary
 from controlplane.apiserver.watchcache import Filter
 from kemu.api import errors, kinds
 from kemu.api.fields import FieldRequirement, FieldSelector
@@ -25,10 +34,14 @@ from kemu.v1 import api_pb2, api_pb2_grpc, coordination_pb2, core_pb2
 log = logging.getLogger(__name__)
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-POD_CIDR_RANGE = ipaddress.ip_network("10.244.0.0/16")
+# 1024 nodes of /24 each: 10.244.0.0/24 ... 10.247.255.0/24.
+POD_CIDR_RANGE = ipaddress.ip_network("10.244.0.0/14")
 # Labels the kubelet owns and resets at every registration; all others belong to the API.
 KUBELET_OWNED_LABELS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
                         "beta.kubernetes.io/os", "beta.kubernetes.io/arch")
+# Pod conditions the kubelet owns; a status update keeps every other one as stored.
+KUBELET_POD_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+                          "PodScheduled")
 
 
 def _require_node(name: str) -> None:
@@ -51,14 +64,27 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
         self.pods = api.registry("Pod")
         self.leases = api.registry("Lease")
         self._cidr_lock = asyncio.Lock()
+        # CIDRs this process handed out that the watch cache may not show yet.
+        self._recent: set[str] = set()
 
     async def _allocate_cidr(self) -> str:
         used = {n.spec.pod_cidr for n in self.api.cache.by_kind["Node"].objects.values()}
+        self._recent -= used
+        used |= self._recent
         for subnet in POD_CIDR_RANGE.subnets(new_prefix=24):
             if str(subnet) not in used:
+                self._recent.add(str(subnet))
                 return str(subnet)
         raise errors.ApiError(errors.Code.RESOURCE_EXHAUSTED, "Exhausted",
-                              "no pod CIDR is left in 10.244.0.0/16")
+                              f"no pod CIDR is left in {POD_CIDR_RANGE}")
+
+    async def _node(self, name: str) -> core_pb2.Node:
+        """The Node from the watch cache, else from storage (raises NotFound)."""
+        cached = self.api.cache.get(self.nodes.kind, self.nodes.key("", name))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        node: core_pb2.Node = await self.nodes.get("", name)
+        return node
 
     @unary
     async def Register(self, request: api_pb2.RegisterNodeRequest, context: Any) -> core_pb2.Node:
@@ -95,7 +121,20 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
 
     async def _set_status(self, name: str, status: core_pb2.NodeStatus) -> Any:
         def replace(node: core_pb2.Node) -> core_pb2.Node:
-            node.status.CopyFrom(status)
+            before = {c.type: c for c in node.status.conditions}
+            new = core_pb2.NodeStatus()
+            new.CopyFrom(status)
+            now = now_rfc3339()
+            for condition in new.conditions:
+                old = before.get(condition.type)
+                if old is None:
+                    continue
+                if old.status == condition.status and old.last_transition_time:
+                    condition.last_transition_time = old.last_transition_time
+                elif old.status != condition.status:
+                    # E.g. Unknown (set by the node lifecycle controller) -> True.
+                    condition.last_transition_time = now
+            node.status.CopyFrom(new)
             return node
 
         return await self.nodes.guaranteed_update("", name, replace, status=True)
@@ -106,11 +145,15 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
         name = request.node_name
         _require_node(name)
         now = now_rfc3339_micro()
+        node = await self._node(name)
 
         def renew(lease: coordination_pb2.Lease) -> coordination_pb2.Lease:
             lease.spec.holder_identity = name
             lease.spec.lease_duration_seconds = request.lease_duration_seconds
             lease.spec.renew_time = now
+            del lease.metadata.owner_references[:]
+            lease.metadata.owner_references.add(api_version="v1", kind="Node", name=name,
+                                                uid=node.metadata.uid)
             return lease
 
         try:
@@ -120,12 +163,9 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
         except errors.ApiError as exc:
             if exc.code != errors.Code.NOT_FOUND:
                 raise
-        node = await self.nodes.get("", name)
         lease = coordination_pb2.Lease()
         lease.metadata.name = name
         lease.metadata.namespace = NODE_LEASE_NAMESPACE
-        lease.metadata.owner_references.add(api_version="v1", kind="Node", name=name,
-                                            uid=node.metadata.uid)
         renew(lease)
         lease.spec.acquire_time = now
         created: coordination_pb2.Lease = await self.leases.create(lease)
@@ -144,7 +184,15 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
             _require_node(request.node_name)
             flt = Filter(fields=FieldSelector((FieldRequirement("spec.nodeName",
                                                                 request.node_name, False),)))
-            async for event in stream_events(self.pods, flt, request.resource_version, True):
+            version = request.resource_version
+            if not version:
+                pods, revision = await self.pods.list(flt)
+                for pod in pods:
+                    yield api_pb2.WatchEvent(type="ADDED", object=kinds.wrap(pod))
+                # The end of the initial list (Kubernetes' "initial-events-end" bookmark).
+                yield bookmark(self.pods.kind, revision)
+                version = str(revision)
+            async for event in stream_events(self.pods, flt, version, True):
                 yield event
         except Exception as exc:
             await abort(context, exc)
@@ -159,9 +207,19 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
             if request.uid and pod.metadata.uid != request.uid:
                 raise errors.conflict_error("pods", pod.metadata.name,
                                             "the pod was replaced (UID differs)")
-            if pod.status == request.status:
+            status = clone(request.status)
+            sent = {c.type for c in status.conditions}
+            others = [c for c in pod.status.conditions
+                      if c.type not in KUBELET_POD_CONDITIONS and c.type not in sent]
+            if others:
+                mine = list(status.conditions)
+                del status.conditions[:]
+                status.conditions.extend([*others, *mine])
+            status.nominated_node_name = status.nominated_node_name or \
+                pod.status.nominated_node_name
+            if pod.status == status:
                 return None
-            pod.status.CopyFrom(request.status)
+            pod.status.CopyFrom(status)
             return pod
 
         result: core_pb2.Pod = await self.pods.guaranteed_update(
@@ -190,6 +248,23 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
             event.metadata.generate_name = f"{event.involved_object.name or 'node'}."
         if not event.first_timestamp:
             event.first_timestamp = event.last_timestamp = now_rfc3339()
-            event.count = event.count or 1
-        await self.api.registry(kinds.by_name("Event")).create(event)
+        event.last_timestamp = event.last_timestamp or now_rfc3339()
+        event.count = event.count or 1
+        registry = self.api.registry(kinds.by_name("Event"))
+        try:
+            await registry.create(event)
+        except errors.ApiError as exc:
+            if exc.code != errors.Code.ALREADY_EXISTS or not event.metadata.name:
+                raise
+
+            def repeat(stored: core_pb2.Event) -> core_pb2.Event | None:
+                if stored.count >= event.count and stored.last_timestamp >= event.last_timestamp:
+                    return None
+                stored.count = max(stored.count, event.count)
+                stored.last_timestamp = max(stored.last_timestamp, event.last_timestamp)
+                stored.message = event.message
+                return stored
+
+            await registry.guaranteed_update(event.metadata.namespace or "default",
+                                             event.metadata.name, repeat)
         return api_pb2.RecordEventResponse()

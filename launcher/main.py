@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from launcher.logs import configure
 from launcher.options import build_timing, log_option, timing_options
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -70,6 +74,72 @@ def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_p
             ready_file.write_text(plane.address)
 
     asyncio.run(run(config, announce))
+
+
+@main.command()
+@click.option("--node-name", default="", envvar="KEMU_NODE_NAME",
+              help="Name of the Node (default: the host name).")
+@click.option("--server", "servers", default="127.0.0.1:6443", envvar="KEMU_SERVER",
+              show_default=True,
+              help="Control plane address(es), host:port[,host:port...]; the kubelet fails "
+                   "over between them.")
+@click.option("--labels", default="", envvar="KEMU_LABELS", metavar="K=V,...",
+              help="Labels of a newly registered Node (besides kubernetes.io/hostname, os, arch).")
+@click.option("--taints", default="", envvar="KEMU_TAINTS", metavar="KEY[=VALUE]:EFFECT,...",
+              help="Taints of a newly registered Node (like --register-with-taints).")
+@click.option("--capacity", default="", envvar="KEMU_CAPACITY", metavar="NAME=QUANTITY,...",
+              help="Node capacity over the defaults cpu=4,memory=8Gi,pods=110,"
+                   "ephemeral-storage=100Gi.")
+@click.option("--node-ip", default="", envvar="KEMU_NODE_IP",
+              help="InternalIP to report (default: a fake one derived from the pod CIDR).")
+@click.option("--metrics-listen", default="", envvar="KEMU_METRICS_LISTEN",
+              help="host:port for Prometheus metrics (empty: off).")
+@timing_options
+@log_option
+def kubelet(node_name: str, servers: str, labels: str, taints: str, capacity: str, node_ip: str,
+            metrics_listen: str, timing_profile: str, timing_overrides: tuple[str, ...],
+            log_level: str) -> None:
+    """Run one emulated node: register it, heartbeat, and run its pods in the fake runtime."""
+    from kemu.client.nodeagent import parse_servers
+    from kubelet import config as kubelet_config
+
+    def checked(what: str, parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except ValueError as exc:
+            message = str(exc).removeprefix(f"{what.lstrip('-')}: ")
+            raise click.BadParameter(message, param_hint=f"'{what}'") from None
+
+    name = checked("--node-name", lambda: kubelet_config.check_node_name(
+        node_name or kubelet_config.default_node_name()))
+    config = kubelet_config.KubeletConfig(
+        node_name=name,
+        servers=checked("--server", lambda: parse_servers(servers)),
+        labels=checked("--labels", lambda: kubelet_config.parse_labels(labels)),
+        taints=checked("--taints", lambda: kubelet_config.parse_taints(taints)),
+        capacity=checked("--capacity", lambda: kubelet_config.parse_capacity(capacity)),
+        node_ip=checked("--node-ip", lambda: _ip(node_ip)),
+        timing=build_timing(timing_profile, timing_overrides),
+        metrics_listen=metrics_listen)
+    configure(log_level, f"kubelet[{name}]")
+    from kemu.api.errors import ApiError
+    from kubelet.server import run
+
+    try:
+        asyncio.run(run(config))
+    except ApiError as exc:
+        raise click.ClickException(f"node {name} was refused: {exc}") from None
+
+
+def _ip(text: str) -> str:
+    if not text:
+        return ""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address") from None
 
 
 def _register() -> None:

@@ -519,8 +519,8 @@ class NodeAgentServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchPods(self, request, context):
-        """The pods bound to this node: ADDED for each at the start (or changes after
-        resource_version), then changes.
+        """The pods bound to this node: ADDED for each at the start, then a BOOKMARK that ends
+        that initial list (or, with resource_version, the changes after it), then changes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

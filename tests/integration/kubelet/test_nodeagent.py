@@ -1,0 +1,108 @@
+"""The NodeAgent service through its gRPC API: what a node may and may not do, and failover."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from kemu.api.errors import ApiError, Code
+from kemu.api.meta import parse_time
+from kemu.client.grpc_client import GrpcClient
+from kemu.client.nodeagent import NodeAgentClient
+from kemu.v1 import coordination_pb2, core_pb2
+from launcher.cluster import LocalCluster
+from tests.integration.kubelet.helpers import condition, node_ready, pod_on, unique, wait_node, wait_pod
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_node_cannot_touch_pods_bound_to_another_node(
+        shared_control_plane: LocalCluster, client: GrpcClient) -> None:
+    name = unique("elsewhere")
+    pod = await client.create(pod_on("node-a", name))
+    async with NodeAgentClient(shared_control_plane.address, "node-b") as intruder:
+        status = core_pb2.PodStatus(phase="Failed")
+        with pytest.raises(ApiError) as refused:
+            await intruder.update_pod_status("default", name, pod.metadata.uid, status)
+        assert refused.value.code == Code.PERMISSION_DENIED
+        assert '"node-b"' in refused.value.message and "'node-a'" in refused.value.message
+        with pytest.raises(ApiError) as refused:
+            await intruder.remove_pod("default", name, pod.metadata.uid)
+        assert refused.value.code == Code.PERMISSION_DENIED
+        assert '"node-b"' in refused.value.message and "'node-a'" in refused.value.message
+    unchanged = await client.get(core_pb2.Pod, name, "default")
+    assert unchanged.status.phase == "Pending" and not unchanged.metadata.deletion_timestamp
+
+
+async def test_status_updates_keep_conditions_the_kubelet_does_not_own(
+        shared_control_plane: LocalCluster, client: GrpcClient) -> None:
+    name = unique("gated")
+    pod = await client.create(pod_on("node-c", name))
+    pod.status.conditions.add(type="DisruptionTarget", status="True", reason="EvictionByEvictionAPI")
+    await client.update_status(pod)
+    async with NodeAgentClient(shared_control_plane.address, "node-c") as kubelet:
+        status = core_pb2.PodStatus(phase="Running")
+        status.conditions.add(type="Ready", status="True")
+        await kubelet.update_pod_status("default", name, pod.metadata.uid, status)
+        with pytest.raises(ApiError) as replaced:
+            await kubelet.update_pod_status("default", name, "some-other-uid", status)
+        assert replaced.value.code == Code.ABORTED
+    stored = await client.get(core_pb2.Pod, name, "default")
+    assert stored.status.phase == "Running"
+    assert [c.type for c in stored.status.conditions] == ["DisruptionTarget", "Ready"]
+
+
+async def test_repeated_event_is_counted_not_duplicated(shared_control_plane: LocalCluster,
+                                                        client: GrpcClient) -> None:
+    name = unique("repeat")
+    async with NodeAgentClient(shared_control_plane.address, "node-d") as kubelet:
+        event = core_pb2.Event(type="Warning", reason="BackOff", message="Back-off", count=1,
+                               first_timestamp="2024-01-01T00:00:00Z",
+                               last_timestamp="2024-01-01T00:00:00Z")
+        event.metadata.name, event.metadata.namespace = f"{name}.17a", "default"
+        event.involved_object.name, event.involved_object.kind = name, "Pod"
+        await kubelet.record_event(event)
+        event.count, event.last_timestamp = 5, "2024-01-01T00:01:00Z"
+        await kubelet.record_event(event)
+    found = await client.list(core_pb2.Event, "default",
+                              field_selector=f"involvedObject.name={name}")
+    assert [(e.count, e.last_timestamp, e.source.host) for e in found.items] == [
+        (5, "2024-01-01T00:01:00Z", "node-d")]
+
+
+async def lease_of(client: GrpcClient) -> coordination_pb2.Lease | None:
+    try:
+        return await client.get(coordination_pb2.Lease, "roamer", "kube-node-lease")
+    except ApiError as exc:
+        if exc.code == Code.NOT_FOUND:
+            return None
+        raise
+
+
+async def test_kubelet_fails_over_between_control_planes(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    cluster = make_cluster(controllers="", external_etcd=True)
+    cluster.start_control_plane("cp1")
+    cluster.start_control_plane("cp2")
+    cluster.add_node("roamer")
+    other = {"cp1": "cp2", "cp2": "cp1"}
+    for down in ("cp1", "cp2"):
+        up = cluster.control_planes[other[down]]
+        async with GrpcClient(up.address) as client:
+            await wait_node(client, "roamer", node_ready, "Ready")
+            lease = await eventually(lambda c=client: lease_of(c), what="the node lease")
+            cluster.control_planes[down].kill()
+            killed_at = parse_time(lease.spec.renew_time)
+
+            async def lease_renewed(client: GrpcClient = client, since: float = killed_at) -> bool:
+                lease = await client.get(coordination_pb2.Lease, "roamer", "kube-node-lease")
+                return parse_time(lease.spec.renew_time) > since + 1.0
+
+            await eventually(lease_renewed, timeout=20, what=f"lease renewals with {down} down")
+            name = f"after-{down}-down"
+            await client.create(pod_on("roamer", name))
+            await wait_pod(client, name, lambda p: condition(p, "Ready") == "True",
+                           f"Running through {other[down]}", timeout=30)
+        cluster.start_control_plane(down)
