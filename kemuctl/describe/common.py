@@ -189,7 +189,23 @@ def _int_or_string(value: Any) -> str:
     return str(value.string_value) if which else ""
 
 
-def _env(w: PrefixWriter, container: Any) -> None:
+def field_value(pod: Any, path: str) -> str:
+    """The value a downward-API ``fieldRef`` of ``pod`` resolves to (kubectl's resolver)."""
+    meta = pod.metadata
+    simple = {"metadata.name": meta.name, "metadata.namespace": meta.namespace,
+              "metadata.uid": meta.uid, "spec.nodeName": pod.spec.node_name,
+              "spec.serviceAccountName": pod.spec.service_account_name,
+              "status.podIP": pod.status.pod_ip, "status.hostIP": pod.status.host_ip}
+    if path in simple:
+        return str(simple[path])
+    for prefix, values in (("metadata.labels", meta.labels),
+                           ("metadata.annotations", meta.annotations)):
+        if path.startswith(prefix + "['") and path.endswith("']"):
+            return str(values.get(path[len(prefix) + 2:-2], ""))
+    return ""
+
+
+def _env(w: PrefixWriter, container: Any, pod: Any | None) -> None:
     if container.env_from:
         w.write(LEVEL_2, "Environment Variables from:\n")
         for source in container.env_from:
@@ -209,7 +225,8 @@ def _env(w: PrefixWriter, container: Any) -> None:
         source = variable.value_from
         if source.HasField("field_ref"):
             ref = source.field_ref
-            w.write(LEVEL_3, f"{variable.name}:\t ({ref.api_version}:{ref.field_path})\n")
+            value = field_value(pod, ref.field_path) if pod is not None else ""
+            w.write(LEVEL_3, f"{variable.name}:\t{value} ({ref.api_version}:{ref.field_path})\n")
         elif source.HasField("resource_field_ref"):
             w.write(LEVEL_3, f"{variable.name}:\t ({source.resource_field_ref.resource})\n")
         elif source.HasField("secret_key_ref"):
@@ -234,7 +251,7 @@ def _mounts(w: PrefixWriter, container: Any) -> None:
 
 
 def containers(w: PrefixWriter, label: str, items: Sequence[Any], statuses: Sequence[Any] | None,
-               space: str = "") -> None:
+               space: str = "", pod: Any | None = None) -> None:
     by_name = {s.name: s for s in statuses or ()}
     w.write(LEVEL_0, f"{space}{label}:{'' if items else ' <none>'}\n")
     indent = " " if space else ""
@@ -268,7 +285,7 @@ def containers(w: PrefixWriter, label: str, items: Sequence[Any], statuses: Sequ
                              ("Startup", "startup_probe")):
             if container.HasField(field):
                 w.write(LEVEL_2, f"{title}:\t{probe_string(getattr(container, field))}\n")
-        _env(w, container)
+        _env(w, container, pod)
         _mounts(w, container)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from kemuctl.describe import common
@@ -17,20 +18,20 @@ def qos_class(pod: Any) -> str:
     """The pod's QoS class: from its status, else computed as Kubernetes does."""
     if pod.status.qos_class:
         return str(pod.status.qos_class)
-    requests: dict[str, Any] = {}
-    limits: dict[str, Any] = {}
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
     guaranteed = True
     for container in [*pod.spec.containers, *pod.spec.init_containers]:
         for name, quantity in container.resources.requests.items():
-            value = amount(quantity.value)
-            if name in _QOS_RESOURCES and value.value > 0:
-                requests[name] = requests.get(name, value.value * 0) + value.value
+            value = amount(quantity.value).value
+            if name in _QOS_RESOURCES and value > 0:
+                requests[name] = requests.get(name, Fraction(0)) + value
         found: set[str] = set()
         for name, quantity in container.resources.limits.items():
-            value = amount(quantity.value)
-            if name in _QOS_RESOURCES and value.value > 0:
+            value = amount(quantity.value).value
+            if name in _QOS_RESOURCES and value > 0:
                 found.add(name)
-                limits[name] = limits.get(name, value.value * 0) + value.value
+                limits[name] = limits.get(name, Fraction(0)) + value
         if not found.issuperset(_QOS_RESOURCES):
             guaranteed = False
     if not requests and not limits:
@@ -81,8 +82,8 @@ def describe_pod(pod: Any, events: Sequence[Any] | None, now: float) -> str:
         w.write(LEVEL_0, f"NominatedNodeName:\t{status.nominated_node_name}\n")
     if spec.init_containers:
         common.containers(w, "Init Containers", spec.init_containers,
-                          status.init_container_statuses)
-    common.containers(w, "Containers", spec.containers, status.container_statuses)
+                          status.init_container_statuses, pod=pod)
+    common.containers(w, "Containers", spec.containers, status.container_statuses, pod=pod)
     if status.conditions:
         w.write(LEVEL_0, "Conditions:\n  Type\tStatus\n")
         for condition in status.conditions:

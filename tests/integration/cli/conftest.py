@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from kemu.api import codec, kinds
+from kemu.api.errors import ApiError
 from kemu.client.grpc_client import GrpcClient
 from kemuctl.main import main
 from launcher.cluster import LocalCluster
@@ -86,8 +87,6 @@ class Api:
         return self.call(update)
 
     def exists(self, kind_name: str, name: str, namespace: str = "") -> bool:
-        from kemu.api.errors import ApiError
-
         try:
             self.get(kind_name, name, namespace)
         except ApiError as exc:
