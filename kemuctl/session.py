@@ -8,6 +8,7 @@ exit code.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -94,6 +95,10 @@ def run(action: Action) -> None:
         code = asyncio.run(_with_client(config.server, action)) or 0
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        # The reader went away (``kemuctl get pods -w | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     except Failed as failed:
         code = failed.code
     except CliError as exc:

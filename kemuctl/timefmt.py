@@ -8,6 +8,7 @@ import re
 import time
 
 from kemu.api.meta import parse_time
+from kemuctl.errors import CliError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -85,3 +86,11 @@ def parse_duration(text: str) -> float:
     if position != len(value) or not value:
         raise ValueError(f'time: invalid duration "{text}"')
     return sign * total
+
+
+def timeout_flag(text: str, flag: str = "--timeout") -> float:
+    """A duration flag's seconds, or kubectl's error for a value that is not a duration."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise CliError(f'invalid argument "{text}" for "{flag}" flag: {exc}') from None

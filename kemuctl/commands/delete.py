@@ -14,7 +14,7 @@ from kemuctl import session
 from kemuctl.errors import CliError, server_error
 from kemuctl.fetch import Found, fetch, fetch_files, list_kind
 from kemuctl.resources import parse_args
-from kemuctl.timefmt import parse_duration
+from kemuctl.timefmt import timeout_flag
 from kemuctl.waiting import wait_all_gone
 
 NO_RESOURCES = ("You must provide one or more resources by argument or filename.\n"
@@ -85,7 +85,7 @@ def delete(args: tuple[str, ...], filename: tuple[str, ...], recursive: bool, se
     config = session.settings()
     policy = propagation_policy(cascade)
     grace = grace_period(grace_seconds, now, force)
-    wait_seconds = parse_duration(timeout)
+    wait_seconds = timeout_flag(timeout)
     if not args and not filename:
         raise CliError(NO_RESOURCES)
     if args and filename:

@@ -17,7 +17,7 @@ from kemuctl import session
 from kemuctl.commands.nodes import node_names, nodes_named, set_unschedulable
 from kemuctl.draining import DrainOptions, plan
 from kemuctl.errors import CliError
-from kemuctl.timefmt import parse_duration
+from kemuctl.timefmt import timeout_flag
 from kemuctl.waiting import FOREVER, until_gone
 
 POD = kinds.by_name("Pod")
@@ -49,7 +49,7 @@ def drain(args: tuple[str, ...], force: bool, ignore_daemonsets: bool,
         raise CliError("USAGE: drain NODE [flags]")
     options = DrainOptions(force=force, ignore_daemonsets=ignore_daemonsets,
                            delete_emptydir_data=delete_emptydir_data)
-    limit = parse_duration(timeout)
+    limit = timeout_flag(timeout)
     grace = grace_seconds if grace_seconds >= 0 else None
 
     async def action(client: GrpcClient) -> int:

@@ -16,6 +16,7 @@ from kemuctl import session
 from kemuctl.describe.common import taint_string
 from kemuctl.errors import CliError
 from kemuctl.fetch import list_kind
+from kemuctl.resources import resolve_kind
 
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 NODE = kinds.by_name("Node")
@@ -44,7 +45,7 @@ def node_names(args: Sequence[str]) -> list[str]:
     for arg in args:
         word, slash, name = arg.partition("/")
         if slash:
-            if kinds.resolve(word) is not NODE:
+            if resolve_kind(word) is not NODE:
                 raise CliError(f"invalid resource type {word}, only node types are supported")
             names.append(name)
         else:

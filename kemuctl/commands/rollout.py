@@ -17,7 +17,7 @@ from kemuctl.resources import parse_name_args
 from kemuctl.rollout.history import view_history
 from kemuctl.rollout.status import SUPPORTED, status
 from kemuctl.rollout.undo import rollback
-from kemuctl.timefmt import parse_duration
+from kemuctl.timefmt import timeout_flag
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -55,7 +55,7 @@ def status_command(args: tuple[str, ...], revision: int, timeout: str, watch: bo
     kind, names = _targets(args, "status")
     if kind.name not in SUPPORTED:
         raise CliError(f"no status viewer has been implemented for {kind.qualified_kind}")
-    limit = parse_duration(timeout)
+    limit = timeout_flag(timeout)
 
     async def follow(client: GrpcClient, name: str) -> int:
         current = await _get(client, kind, name, config.namespace)

@@ -16,7 +16,7 @@ from kemuctl.errors import CliError, server_error
 from kemuctl.fetch import fetch_files, list_kind, namespace_for
 from kemuctl.printers.workloads import replicas_of
 from kemuctl.resources import parse_args
-from kemuctl.timefmt import parse_duration
+from kemuctl.timefmt import timeout_flag
 
 SCALABLE = ("Deployment", "ReplicaSet", "ReplicationController", "StatefulSet")
 _CONFLICT_RETRIES = 5
@@ -43,7 +43,7 @@ def scale(args: tuple[str, ...], replicas: int, current_replicas: int, resource_
     if replicas < 0:
         raise CliError("The --replicas=COUNT flag is required, and COUNT must be greater than "
                        "or equal to 0")
-    wait = parse_duration(timeout)
+    wait = timeout_flag(timeout)
     requests = parse_args(args) if args else []
     if not requests and not filename:
         raise CliError("required resource not specified")
