@@ -1,0 +1,5 @@
+"""``python -m kemuctl``."""
+
+from kemuctl.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The kemuctl commands, one module per command family."""
