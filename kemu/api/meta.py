@@ -59,33 +59,3 @@ def owner_reference(owner: Any, kind: str, api_version: str, *,
 
 def is_being_deleted(obj: HasMetadata) -> bool:
     return bool(obj.metadata.deletion_timestamp)
-
-
-def age(timestamp: str, now: float | None = None) -> str:
-    """kubectl's human duration (``5s``, ``3m2s``, ``4h``, ``12d``) since ``timestamp``."""
-    if not timestamp:
-        return "<unknown>"
-    reference = dt.datetime.now(dt.UTC).timestamp() if now is None else now
-    return human_duration(max(0.0, reference - parse_time(timestamp)))
-
-
-def human_duration(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60 * 2:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        rest = s % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 60 * 3:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if days < 365 * 2:
-        return f"{days}d"
-    return f"{days // 365}y"
