@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import grpc
 from controlplane.apiserver.api import Api
 from controlplane.apiserver.registry import DeleteOptions, Registry
 from controlplane.apiserver.watchcache import BOOKMARK, Filter, WatchClosedError
+from controlplane.metrics import API_LATENCY, API_REQUESTS
 from controlplane.storage import CompactedError, StoreUnavailableError
 from kemu.api import errors, fields, kinds, labels
 from kemu.api.errors import ApiError
@@ -53,16 +55,34 @@ def _grpc_status(code: errors.Code) -> grpc.StatusCode:
     return grpc.StatusCode.UNKNOWN
 
 
+def _kind_of(request: Any) -> str:
+    kind = getattr(request, "kind", "")
+    if not kind and request.DESCRIPTOR.fields_by_name.get("object") is not None:
+        kind = request.object.WhichOneof("object") or ""
+    return str(kind)
+
+
 def unary(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """Turn exceptions into statuses and count every call (verb, kind, code, latency)."""
+    verb = method.__name__
+
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
+        started = time.perf_counter()
+        code = "OK"
         try:
             return await method(self, request, context)
         except Exception as exc:
             if isinstance(exc, grpc.aio.AbortError):
+                code = "ABORTED_BY_HANDLER"
                 raise
+            code = api_error_of(exc).code.name
             await abort(context, exc)
             raise AssertionError("unreachable") from exc
+        finally:
+            kind = _kind_of(request)
+            API_REQUESTS.labels(verb, kind, code).inc()
+            API_LATENCY.labels(verb, kind).observe(time.perf_counter() - started)
     return wrapper
 
 
