@@ -270,6 +270,14 @@ async def test_quiz_pods_keep_their_identity_and_claims(cluster: LocalCluster, c
     kept = (await claims_of(client, namespace))["db-data-quiz-2"]
     assert kept.metadata.uid == claims["db-data-quiz-2"].metadata.uid
     assert not kept.metadata.deletion_timestamp
+
+    async def delete_event() -> bool:
+        messages = [m for r, m in await events_about(client, namespace, "quiz")
+                    if r == "SuccessfulDelete"]
+        assert messages == ["delete Pod quiz-2 in StatefulSet quiz successful"], messages
+        return True
+
+    await eventually(delete_event, what="the SuccessfulDelete event")
     await patch_spec(client, namespace, "quiz", {"replicas": 3})
     await wait_ready(client, namespace, "quiz", 3)
     again = (await pods_of(client, namespace, "quiz-"))["quiz-2"]
