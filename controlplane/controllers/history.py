@@ -15,7 +15,7 @@ from typing import Any
 
 from controlplane.controllers.hashing import template_hash
 from controlplane.controllers.informer import Informer
-from kemu.api import kinds
+from kemu.api import codec, kinds
 from kemu.api.errors import ApiError, Code, Reason
 from kemu.api.labels import Selector
 from kemu.api.meta import controller_of, parse_time
@@ -144,6 +144,21 @@ class History:
             if existing.data.raw == candidate.data.raw:
                 return existing, collision_count
             collision_count += 1
+
+    async def adopt_controller_revision(self, parent: Any,
+                                        revision: apps_pb2.ControllerRevision
+                                        ) -> apps_pb2.ControllerRevision:
+        """Make ``parent`` the controller of an orphaned revision (a merge patch carrying the
+        revision's resourceVersion, so a concurrent adoption is a conflict, not a double
+        owner)."""
+        references = [codec.encode(r) for r in revision.metadata.owner_references]
+        references.append(codec.encode(controller_reference(parent)))
+        patch = {"metadata": {"ownerReferences": references,
+                              "resourceVersion": revision.metadata.resource_version}}
+        adopted: apps_pb2.ControllerRevision = await self.client.patch(
+            apps_pb2.ControllerRevision, revision.metadata.name, revision.metadata.namespace,
+            patch)
+        return adopted
 
     async def update_revision_number(self, revision: apps_pb2.ControllerRevision,
                                      number: int) -> apps_pb2.ControllerRevision:
