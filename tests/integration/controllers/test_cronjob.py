@@ -14,11 +14,13 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from click.testing import CliRunner, Result
 
 from controlplane.controllers.cronjob.jobs import SCHEDULED_TIMESTAMP
 from kemu.api.meta import parse_time
 from kemu.client.grpc_client import GrpcClient
 from kemu.v1 import batch_pb2
+from kemuctl.main import main
 from launcher.cluster import LocalCluster
 from tests.integration.controllers.batch_kit import (
     KIA,
@@ -166,3 +168,32 @@ async def test_history_limits_keep_three_successful_jobs(api: GrpcClient,
     found = await cron_job(api, namespace, name)
     assert found.status.last_successful_time and found.status.last_schedule_time
     await wait_event(api, namespace, name, "SawCompletedJob")
+
+
+def test_kemuctl_creates_a_job_from_a_cron_job(cluster: LocalCluster,
+                                                namespaces: dict[str, str]) -> None:
+    namespace = namespaces["no-labels"]
+    runner = CliRunner()
+
+    def kemuctl(*args: str) -> Result:
+        return runner.invoke(main, [*args, "-n", namespace],
+                             env={"KEMU_SERVER": cluster.address}, catch_exceptions=False)
+
+    created = kemuctl("create", "job", "by-hand", "--from=cronjob/no-labels")
+    assert (created.exit_code, created.stdout) == (0, "job.batch/by-hand created\n")
+
+    async def check() -> None:
+        async with connect(cluster) as api:
+            job = await api.get(batch_pb2.Job, "by-hand", namespace)
+            assert job.metadata.annotations["cronjob.kubernetes.io/instantiate"] == "manual"
+            owner = job.metadata.owner_references[0]
+            assert (owner.kind, owner.name, owner.controller) == ("CronJob", "no-labels", True)
+            await wait_event(api, namespace, "no-labels", "UnexpectedJob",
+                             "Saw a job that the controller did not create or forgot: by-hand")
+
+    asyncio.run(check())
+    listed = kemuctl("get", "cronjobs")
+    assert listed.exit_code == 0
+    assert listed.stdout.split("\n")[1].split()[:4] == ["no-labels", "*", "*", "*"]
+    missing = kemuctl("create", "job", "x", "--from=deployment/web")
+    assert missing.exit_code == 1
