@@ -1,8 +1,10 @@
 """Imports every controller module so each registers itself; the manager imports this."""
 
+import controlplane.controllers.cronjob
 import controlplane.controllers.daemonset.controller
 import controlplane.controllers.deployment
 import controlplane.controllers.garbagecollector.collector
+import controlplane.controllers.job
 import controlplane.controllers.namespace
 import controlplane.controllers.nodelifecycle
 import controlplane.controllers.podgc

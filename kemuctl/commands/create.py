@@ -1,4 +1,5 @@
-"""``kemuctl create -f``: create every object the manifests describe."""
+"""``kemuctl create -f``: create every object the manifests describe; ``kemuctl create job``
+(``create_job``) makes a Job from a CronJob or an image."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from kemu.client.grpc_client import GrpcClient
 from kemuctl import session
 from kemuctl.applying import annotated
 from kemuctl.commands.apply import target_namespace
+from kemuctl.commands.create_job import create_job
 from kemuctl.errors import CliError, server_error
 from kemuctl.manifests import load
 
 
-@click.command("create")
-@click.option("-f", "--filename", multiple=True, required=True,
+@click.group("create", invoke_without_command=True)
+@click.option("-f", "--filename", multiple=True,
               help="The files, directories or - (stdin) that contain the configuration to create.")
 @click.option("-R", "--recursive", is_flag=True, help="Process the directory in -f recursively.")
 @click.option("--save-config", is_flag=True,
@@ -24,8 +26,14 @@ from kemuctl.manifests import load
 @click.option("-o", "--output", default="", type=click.Choice(["", "name"]),
               help="Output format: name prints only resource/name.")
 @session.global_options
-def create(filename: tuple[str, ...], recursive: bool, save_config: bool, output: str) -> None:
+@click.pass_context
+def create(ctx: click.Context, filename: tuple[str, ...], recursive: bool, save_config: bool,
+           output: str) -> None:
     """Create a resource from a file or from stdin."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not filename:
+        raise click.UsageError("Missing option '-f' / '--filename'.")
     config = session.settings()
     loaded = load(filename, recursive)
 
@@ -63,3 +71,6 @@ def create(filename: tuple[str, ...], recursive: bool, save_config: bool, output
         return 1 if failed else 0
 
     session.run(action)
+
+
+create.add_command(create_job)

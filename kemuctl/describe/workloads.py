@@ -186,6 +186,17 @@ def describe_stateful_set(sts: Any, counts: PodCounts, events: Sequence[Any] | N
     return w.render()
 
 
+def cap_indexes(indexes: str, soft_limit: int) -> str:
+    """kubectl's capIndexesListOrNone: ``<none>``, or the list cut at the first comma after
+    ``soft_limit`` characters, with ``...``."""
+    if not indexes:
+        return "<none>"
+    cut = indexes.find(",", soft_limit)
+    if len(indexes) <= soft_limit or cut < 0:
+        return indexes
+    return indexes[:cut + 1] + "..."
+
+
 def describe_job(job: Any, events: Sequence[Any] | None, now: float) -> str:
     w = PrefixWriter()
     spec, status = job.spec, job.status
@@ -221,6 +232,8 @@ def describe_job(job: Any, events: Sequence[Any] | None, now: float) -> str:
     else:
         w.write(LEVEL_0, f"Pods Statuses:\t{status.active} Active / {status.succeeded} Succeeded"
                          f" / {status.failed} Failed\n")
+    if spec.HasField("completion_mode") and spec.completion_mode == "Indexed":
+        w.write(LEVEL_0, f"Completed Indexes:\t{cap_indexes(status.completed_indexes, 50)}\n")
     common.pod_template(w, spec.template)
     common.events(w, events, now)
     return w.render()

@@ -2,7 +2,8 @@
 
 The rules are documented in docs/runtime.md. In short: ``sleep N`` (as the command, or in an
 ``sh -c`` script of ``sleep``/``exit``/``true``/``false``/``echo`` statements) exits after N
-seconds; anything else runs until stopped. Annotations add readiness, liveness, start-up and
+seconds, as do the books' one-shot programs (``kubelet.runtime.programs``); anything else runs
+until stopped. Annotations add readiness, liveness, start-up and
 failure behaviour. An un-suffixed annotation applies to the pod's main container;
 ``kemu.io/<knob>.<container>`` applies to the named container. Every duration is multiplied by
 the timing profile's scale.
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kubelet.runtime.interface import ContainerConfigError
+from kubelet.runtime.programs import known_program
 
 PREFIX = "kemu.io/"
 KNOBS = ("ready-after", "not-ready-after", "fail-after", "exit-code", "crash-loop",
@@ -24,6 +26,7 @@ SHELLS = ("sh", "bash", "ash", "dash", "zsh")
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SEPARATORS = re.compile(r"(;|&&|\|\||\n)")
+_HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 FOREVER = math.inf
 
 
@@ -84,7 +87,7 @@ def _statement(words: list[str]) -> tuple[float, int] | None:
         return 0.0, 0
     if name == "exit":
         return 0.0, int(words[1]) if len(words) > 1 else 0
-    return None
+    return known_program(words)
 
 
 def parse_program(argv: Sequence[str]) -> Program:
@@ -103,9 +106,32 @@ def parse_program(argv: Sequence[str]) -> Program:
     return Program(step[0], step[1])
 
 
+def _without_here_documents(script: str) -> str:
+    """The script with each here-document (``<<EOF`` ... ``EOF``) taken out: its body is the
+    command's input, not statements. An unterminated one runs to the end, as in sh."""
+    lines = script.split("\n")
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        match = _HEREDOC.search(line)
+        if match is None:
+            kept.append(line)
+            continue
+        kept.append(line[:match.start()] + line[match.end():])
+        delimiter, strip_tabs = match.group(3), match.group(1) == "-"
+        while i < len(lines):
+            body = lines[i]
+            i += 1
+            if (body.lstrip("\t") if strip_tabs else body) == delimiter:
+                break
+    return "\n".join(kept)
+
+
 def _parse_script(script: str) -> Program:
     elapsed, code, joiner = 0.0, 0, ";"
-    for piece in _SEPARATORS.split(script):
+    for piece in _SEPARATORS.split(_without_here_documents(script)):
         if piece in (";", "&&", "||", "\n"):
             joiner = piece
             continue
