@@ -182,14 +182,15 @@ class PodLedger:
             if limit is None or len(sample.pods) <= limit:
                 continue
             assert history is not None
+            names = ", ".join(sample.pods[:6]) + (", ..." if len(sample.pods) > 6 else "")
             if sample.kind == "ReplicaSet":
                 found = (f"ReplicaSet {history.name} had {len(sample.pods)} active pods at "
                          f"revision {sample.revision}, spec.replicas was {limit}: "
-                         f"{', '.join(sample.pods)}")
+                         f"{names}")
             else:
                 found = (f"DaemonSet {history.name} had {len(sample.pods)} active pods on node "
                          f"{sample.node or '(unassigned)'} at revision {sample.revision}: "
-                         f"{', '.join(sample.pods)}")
+                         f"{names}")
             self.violations.append(found)
         self.pending = waiting
 

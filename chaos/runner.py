@@ -409,15 +409,18 @@ class Experiment:
                 report.violations += [f"before faults: {p}" for p in problems]
                 return report
             stop = asyncio.Event()
-            background = [asyncio.create_task(self.writes.run(lambda: self.addresses, stop))]
-            background += [asyncio.create_task(sabotage(self)) for sabotage in
-                           self.options.sabotage]
+            writer = asyncio.create_task(self.writes.run(lambda: self.addresses, stop))
+            sabotage = [asyncio.create_task(s(self)) for s in self.options.sabotage]
             try:
                 await self.run_schedule()
+                # Scenarios run to their end before anything is healed behind their backs.
+                await asyncio.gather(*sabotage)
             finally:
+                for task in sabotage:
+                    task.cancel()
                 await self.heal_everything()
                 stop.set()
-                await asyncio.gather(*background)
+                await asyncio.gather(writer, *sabotage, return_exceptions=True)
             report.final_convergence, problems = await self.wait_converged(
                 self.options.converge_timeout)
             report.violations += [f"after faults: {p}" for p in problems]

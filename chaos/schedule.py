@@ -72,7 +72,7 @@ def make_schedule(seed: int, shape: Shape) -> list[Step]:
         fault = rng.choice(shape.cluster_faults if cluster else shape.node_faults)
         if cluster:
             hold = 0.0 if fault in ("restart-controlplane", "restart-etcd") else \
-                round(rng.uniform(1.0, 3.0), 1)
+                round(rng.uniform(2.0, 5.0), 1)
         else:
             hold = 0.0 if fault == "restart" else round(rng.uniform(low, high), 1)
             if fault == "delete-node":
