@@ -2,7 +2,8 @@
 
 ``default`` holds Kubernetes' own values; ``fast`` keeps the same ratios at one twentieth of the
 duration, for tests and demos (the leader lease at one fifth: see ``FAST``). Any single
-interval can be overridden, from a flag or from the environment (``KEMU_TIMING_<NAME>``, e.g. ``KEMU_TIMING_NODE_MONITOR_GRACE_PERIOD=3``).
+interval can be overridden, from a flag or from the environment (``KEMU_TIMING_<NAME>``, e.g.
+``KEMU_TIMING_NODE_MONITOR_GRACE_PERIOD=3``).
 """
 
 from __future__ import annotations
