@@ -4,7 +4,11 @@ Candidates compare-and-swap the Lease ``kube-system/kemu-controller-manager``. T
 it every retry period; a candidate takes it over when the record has not changed for a whole
 lease duration by its own clock (never trusting another machine's timestamps). A leader that
 cannot renew within the renew deadline stops leading, and ``is_leader()`` turns false as soon as
-the last successful renewal is older than that deadline, even before the loop notices.
+the last successful renewal is older than that deadline, even before the loop notices. A renewal
+counts from the moment its request started (the lease cannot have been written earlier), and
+the renew deadline is shorter than the lease duration, so a leader's ``is_leader()`` is false
+before any other candidate can see its lease expire; the controllers' writes are fenced on it
+(``controlplane.leaderguard``).
 """
 
 from __future__ import annotations
@@ -120,8 +124,10 @@ class LeaderElector:
     async def _acquire(self) -> None:
         while True:
             try:
+                # Leadership counts from before the request: the lease was written no earlier.
+                started = self.clock()
                 if await self.try_acquire_or_renew():
-                    self._renewed_at = self.clock()
+                    self._renewed_at = started
                     return
             except Exception as exc:
                 log.debug("leader election attempt failed: %r", exc)
@@ -131,8 +137,9 @@ class LeaderElector:
         while not leading.done():
             await asyncio.sleep(self.retry_period)
             try:
+                started = self.clock()
                 if await self.try_acquire_or_renew():
-                    self._renewed_at = self.clock()
+                    self._renewed_at = started
                     continue
                 log.warning("lost the leader lease to another candidate")
                 return

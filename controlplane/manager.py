@@ -17,6 +17,7 @@ from controlplane.controllers.base import Controller
 from controlplane.controllers.informer import InformerFactory
 from controlplane.controllers.registry import CONTROLLERS, ControllerContext
 from controlplane.leaderelection import LeaderElector
+from controlplane.leaderguard import LeaderGuardedClient
 
 if TYPE_CHECKING:
     from controlplane.server import ControlPlane
@@ -47,7 +48,8 @@ async def start_controllers(plane: ControlPlane) -> Callable[[], Awaitable[None]
 
     async def lead() -> None:
         informers = InformerFactory(client)
-        context = ControllerContext(client, informers, config.timing, elector.is_leader,
+        guarded = LeaderGuardedClient(client, elector.is_leader, config.identity)
+        context = ControllerContext(guarded, informers, config.timing, elector.is_leader,
                                     config.identity)
         controllers: list[Controller] = [CONTROLLERS[name](context) for name in names]
         informers.start()

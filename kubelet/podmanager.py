@@ -89,6 +89,7 @@ class PodManager:
         delay = 0.0
         while True:
             listed: set[str] | None = set() if not self.resource_version else None
+            generation = client.generation
             try:
                 received = 0
                 async for event in client.watch_pods(self.resource_version, idle_timeout=idle):
@@ -116,7 +117,7 @@ class PodManager:
                     self.relists += 1
                     continue
                 if exc.code in FAILOVER_CODES:
-                    client.fail_over()
+                    client.fail_over(generation)
                 log.warning("node=%s pod watch failed: %s", self.ctx.node_name, exc)
                 self.reconnects += 1
                 delay = min(max(delay * 2, 0.1), timing.node_lease_renew_interval)

@@ -4,6 +4,11 @@ Pod workers hand over the status they want the API to show; the manager keeps th
 per pod and sends it when it differs from what the API last acknowledged. A pod whose status
 changes several times while an update is in flight gets one more update, with the latest
 status, not one per change. Updates for different pods go out concurrently, a few at a time.
+
+The kubelet is the source of truth of the status it owns: when the watch shows another writer
+changed it (the node lifecycle controller marks pods not ready while their node is unreachable),
+the manager forgets its acknowledgement and the worker's status goes out again, as Kubernetes'
+status manager reconciles ``needsReconcile`` pods.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ class _Target:
     status: core_pb2.PodStatus
 
 
+def _version(pod: core_pb2.Pod) -> int:
+    try:
+        return int(pod.metadata.resource_version)
+    except ValueError:
+        return 0
+
+
 def kubelet_view(status: core_pb2.PodStatus) -> core_pb2.PodStatus:
     """``status`` without the conditions and fields the kubelet does not own."""
     view = core_pb2.PodStatus()
@@ -48,6 +60,10 @@ class PodStatusManager:
         self.retry_interval = retry_interval
         self._wanted: dict[str, _Target] = {}
         self._acked: dict[str, core_pb2.PodStatus] = {}
+        # The resourceVersion of the pod our last acknowledged update produced, and the newest
+        # copy of the pod the watch delivered after it (to reconcile once nothing is in flight).
+        self._acked_version: dict[str, int] = {}
+        self._observed: dict[str, tuple[int, core_pb2.PodStatus]] = {}
         self._dirty: dict[str, None] = {}
         self._inflight: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -59,6 +75,37 @@ class PodStatusManager:
     def baseline(self, uid: str, status: core_pb2.PodStatus) -> None:
         """What the API holds for ``uid`` now (a status equal to it is not sent again)."""
         self._acked.setdefault(uid, kubelet_view(status))
+
+    def observe(self, pod: core_pb2.Pod) -> None:
+        """The API's copy of ``pod`` from the watch; call before the worker publishes again."""
+        uid = pod.metadata.uid
+        version = _version(pod)
+        if uid not in self._acked or version <= self._acked_version.get(uid, 0):
+            return
+        self._observed[uid] = (version, pod.status)
+        self._reconcile(uid)
+
+    def _reconcile(self, uid: str) -> None:
+        """If the API holds a newer status than we sent and it differs, send ours again."""
+        if uid in self._inflight:
+            return
+        observed = self._observed.pop(uid, None)
+        if observed is None:
+            return
+        version, status = observed
+        if version <= self._acked_version.get(uid, 0):
+            return
+        self._acked_version[uid] = version
+        view = kubelet_view(status)
+        if self._acked.get(uid) == view:
+            return
+        self._acked[uid] = view
+        target = self._wanted.get(uid)
+        if target is not None and target.status != view:
+            log.info("node=%s pod=%s/%s status was changed by another writer; reporting it again",
+                     self.client.node_name, target.namespace, target.name)
+            self._dirty[uid] = None
+            self._wakeup.set()
 
     def set(self, pod: core_pb2.Pod, status: core_pb2.PodStatus) -> None:
         uid = pod.metadata.uid
@@ -85,6 +132,8 @@ class PodStatusManager:
     def forget(self, uid: str) -> None:
         self._wanted.pop(uid, None)
         self._acked.pop(uid, None)
+        self._acked_version.pop(uid, None)
+        self._observed.pop(uid, None)
         self._dirty.pop(uid, None)
         self._resolve(uid)
 
@@ -118,8 +167,10 @@ class PodStatusManager:
         retry = False
         try:
             async with self._slots:
-                await self.client.update_pod_status(target.namespace, target.name, uid, status)
+                written = await self.client.update_pod_status(target.namespace, target.name,
+                                                              uid, status)
             self._acked[uid] = status
+            self._acked_version[uid] = max(self._acked_version.get(uid, 0), _version(written))
             self.sent += 1
         except ApiError as exc:
             if exc.code in FAILOVER_CODES or exc.code == Code.INTERNAL:
@@ -133,11 +184,14 @@ class PodStatusManager:
                 self._acked[uid] = status
         finally:
             self._inflight.discard(uid)
+        self._reconcile(uid)
         if retry:
             await sleep(self.clock, self.retry_interval)
         current = self._wanted.get(uid)
         if current is not None and self._acked.get(uid) != current.status:
             self._dirty.setdefault(uid, None)
+        elif current is not None:
+            self._dirty.pop(uid, None)  # set again while in flight, to what was just sent
         if uid in self._dirty:
             self._wakeup.set()
         else:

@@ -118,11 +118,17 @@ class Informer(Generic[T]):
             self._task = asyncio.create_task(self.run(), name=f"informer-{self.kind.__name__}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        # Python 3.11's asyncio.wait_for (the watch cache waits with it) can swallow a
+        # cancellation that races with the awaited event (gh-86296); the watch loop then runs
+        # on and a leader that lost its lease never finished stopping. Cancel until it ends.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.05)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()
 
     async def run(self) -> None:
         while True:

@@ -80,11 +80,25 @@ class NodeAgentClient:
             self._stub = api_pb2_grpc.NodeAgentStub(self._channel)  # type: ignore[no-untyped-call]
         return self._stub
 
-    def fail_over(self) -> None:
-        """Drop the current channel and use the next control plane from the next call on."""
+    @property
+    def generation(self) -> int:
+        """Counts failovers; a call that failed passes the generation it started in."""
+        return self.failovers
+
+    def fail_over(self, generation: int | None = None) -> None:
+        """Drop the current channel and use the next control plane from the next call on.
+
+        ``generation``: the one the failed call started in. Calls run concurrently (lease,
+        status, pod watch, pod statuses); when several fail together only the first moves on,
+        so they neither flip back to the control plane they all just left nor close the channel
+        another call has already started on. The old channel is closed gracefully: calls still
+        running on it may finish.
+        """
+        if generation is not None and generation != self.failovers:
+            return
         channel, self._channel, self._stub = self._channel, None, None
         if channel is not None:
-            task = asyncio.get_running_loop().create_task(channel.close())
+            task = asyncio.get_running_loop().create_task(channel.close(grace=self.timeout))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
         if len(self.servers) > 1:
             self._index = (self._index + 1) % len(self.servers)
@@ -105,6 +119,7 @@ class NodeAgentClient:
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         error: ApiError | None = None
         for _ in range(len(self.servers)):
+            generation = self.failovers
             try:
                 return await getattr(self._current(), method)(request,
                                                               timeout=timeout or self.timeout)
@@ -112,7 +127,7 @@ class NodeAgentClient:
                 error = from_rpc_error(exc)
                 if error.code not in FAILOVER_CODES:
                     raise error from None
-                self.fail_over()
+                self.fail_over(generation)
         assert error is not None
         raise error
 

@@ -38,7 +38,9 @@ class ScriptedWatch:
         for event in step:
             yield event
 
-    def fail_over(self) -> None:
+    generation = 0
+
+    def fail_over(self, generation: int | None = None) -> None:
         pass
 
     def __getattr__(self, name: str) -> Any:
