@@ -1,9 +1,10 @@
 """The pods bound to this node: one watch, one worker per pod UID.
 
 The watch resumes from the last resourceVersion it saw (bookmarks included) whenever its
-stream ends; when the control plane answers "too old" it starts over without a version, gets
-every current pod again, and — once the bookmark that closes that initial list arrives —
-treats any pod it runs that was not listed as deleted. Workers are keyed by UID: a pod deleted
+stream ends (after a broken stream the client has failed over by itself); when the control
+plane answers "too old" it starts over without a version, gets every current pod again,
+and — once the bookmark that closes that initial list arrives — treats any pod it runs that
+was not listed as deleted. Workers are keyed by UID: a pod deleted
 and re-created under the same name is a new pod, and a UID once removed is never run again.
 """
 
@@ -14,7 +15,6 @@ import logging
 from collections import OrderedDict
 
 from kemu.api.errors import ApiError, Code
-from kemu.client.nodeagent import FAILOVER_CODES
 from kemu.v1 import core_pb2
 from kubelet.clock import sleep
 from kubelet.worker import NodeContext, PodWorker
@@ -115,8 +115,6 @@ class PodManager:
                     self.resource_version = ""
                     self.relists += 1
                     continue
-                if exc.code in FAILOVER_CODES:
-                    client.fail_over()
                 log.warning("node=%s pod watch failed: %s", self.ctx.node_name, exc)
                 self.reconnects += 1
                 delay = min(max(delay * 2, 0.1), timing.node_lease_renew_interval)

@@ -4,6 +4,11 @@ One client speaks for one node. It holds one channel at a time to one of several
 planes; when a call finds its control plane unreachable (UNAVAILABLE, or no answer within the
 timeout) it fails over to the next address and tries again there, so a node keeps working
 while any control plane lives. Errors arrive as ``kemu.api.errors.ApiError``.
+
+Failing over closes the old channel, and closing a channel cancels every call still running on
+it -- the pod watch, or another loop's call. Such a call ends in ``ApiError`` (UNAVAILABLE), not
+in ``asyncio.CancelledError``, so the task that made it is not silently ended; and a failover
+only drops the channel the failed call used, so calls failing together fail over once.
 """
 
 from __future__ import annotations
@@ -36,6 +41,17 @@ CHANNEL_OPTIONS = [
 ]
 # Codes after which another control plane may do better.
 FAILOVER_CODES = (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED)
+
+
+def _cancelled_by_caller() -> bool:
+    """Whether the running task is being cancelled, rather than only a call it awaited."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _dropped(method: str) -> ApiError:
+    return ApiError(Code.UNAVAILABLE, "ServiceUnavailable",
+                    f"{method} was cancelled: its channel was closed by a failover")
 
 
 def parse_servers(text: str | Sequence[str]) -> list[str]:
@@ -80,8 +96,14 @@ class NodeAgentClient:
             self._stub = api_pb2_grpc.NodeAgentStub(self._channel)  # type: ignore[no-untyped-call]
         return self._stub
 
-    def fail_over(self) -> None:
-        """Drop the current channel and use the next control plane from the next call on."""
+    def fail_over(self, used: grpc.aio.Channel | None = None) -> None:
+        """Drop the current channel and use the next control plane from the next call on.
+
+        ``used``: the channel the failed call ran on; when another call has replaced it
+        already, nothing more happens.
+        """
+        if used is not None and used is not self._channel:
+            return
         channel, self._channel, self._stub = self._channel, None, None
         if channel is not None:
             task = asyncio.get_running_loop().create_task(channel.close())
@@ -105,14 +127,18 @@ class NodeAgentClient:
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         error: ApiError | None = None
         for _ in range(len(self.servers)):
+            stub, channel = self._current(), self._channel
             try:
-                return await getattr(self._current(), method)(request,
-                                                              timeout=timeout or self.timeout)
+                return await getattr(stub, method)(request, timeout=timeout or self.timeout)
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(exc)
                 if error.code not in FAILOVER_CODES:
                     raise error from None
-                self.fail_over()
+                self.fail_over(channel)
+            except asyncio.CancelledError:
+                if _cancelled_by_caller():
+                    raise
+                error = _dropped(method)
         assert error is not None
         raise error
 
@@ -153,7 +179,8 @@ class NodeAgentClient:
         Ends when the control plane closes the stream. ``idle_timeout``: seconds without any
         event or bookmark after which the stream counts as dead (DEADLINE_EXCEEDED).
         """
-        call = self._current().WatchPods(api_pb2.WatchPodsRequest(
+        stub, channel = self._current(), self._channel
+        call = stub.WatchPods(api_pb2.WatchPodsRequest(
             node_name=self.node_name, resource_version=resource_version))
         try:
             while True:
@@ -163,8 +190,10 @@ class NodeAgentClient:
                     try:
                         message = await asyncio.wait_for(call.read(), idle_timeout)
                     except TimeoutError:
+                        server = self.server
+                        self.fail_over(channel)
                         raise ApiError(Code.DEADLINE_EXCEEDED, "Timeout",
-                                       f"no pod event or bookmark from {self.server} for "
+                                       f"no pod event or bookmark from {server} for "
                                        f"{idle_timeout:g}s") from None
                 if message is grpc.aio.EOF:
                     return
@@ -174,7 +203,14 @@ class NodeAgentClient:
                 else:
                     yield WatchEvent(message.type, pod, pod.metadata.resource_version)
         except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from None
+            error = from_rpc_error(exc)
+            if error.code in FAILOVER_CODES:
+                self.fail_over(channel)
+            raise error from None
+        except asyncio.CancelledError:
+            if _cancelled_by_caller():
+                raise
+            raise _dropped("WatchPods") from None
         finally:
             with contextlib.suppress(Exception):
                 call.cancel()
