@@ -1,9 +1,9 @@
-"""kemu under docker compose: the session's project starts with three kubelet containers, and the
+"""kemu under docker compose: the module's project starts with three kubelet containers, and the
 tests walk it through what a user of compose does, in order: look at the nodes, run the book's
 DaemonSet (Kubernetes in Action 2nd ed. ch. 17) with kemuctl against the published port, scale
 the kubelet service to five, ``docker kill`` one kubelet, and stop and start the control plane.
 
-Each test builds on the state the previous one left (one cluster per session keeps the run
+Each test builds on the state the previous one left (one cluster per module keeps the run
 short); each asserts its own starting point so that a failure says where things went wrong.
 """
 
@@ -31,7 +31,6 @@ DAEMONSET_WITH_NODE_SELECTOR = SHARED / "kia2" / "Chapter17" / "ds.demo.nodeSele
 NS = "default"
 # Generous: the machine is small and shared; the fast profile needs a few seconds for each.
 WAIT = 90.0
-COMPOSE_STOP_TIMEOUT = 10.0
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -114,8 +113,10 @@ def test_containers_carry_roles_run_under_init_and_publish_only_the_api(
     project = compose_cluster
     containers = project.containers()
     assert len(containers) == 5  # etcd, controlplane, 3 kubelets
-    internal = f"{project.name}_cluster"
+    internal, api = f"{project.name}_cluster", f"{project.name}_api"
     assert project.inspect(internal)["Internal"] is True
+    assert project.inspect(api)["Options"]["com.docker.network.bridge.enable_ip_masquerade"] \
+        == "false"
     for container in containers:
         details = project.inspect(container)
         service = details["Config"]["Labels"]["com.docker.compose.service"]
@@ -127,7 +128,7 @@ def test_containers_carry_roles_run_under_init_and_publish_only_the_api(
         if service == "controlplane":
             assert bindings == {"6443/tcp": [{"HostIp": "127.0.0.1",
                                               "HostPort": project.settings["KEMU_API_PORT"]}]}
-            assert networks == {internal, f"{project.name}_api"}
+            assert networks == {internal, api}
         else:
             assert bindings == {}, f"{service} publishes {bindings}"
             assert networks == {internal}
@@ -156,7 +157,8 @@ async def test_scaling_the_kubelet_service_to_five_adds_nodes_and_daemon_pods(
 
     async def counted() -> bool:
         ds = await client.get(apps_pb2.DaemonSet, "demo", NS)
-        assert (ds.status.desired_number_scheduled, ds.status.number_ready) == (5, 5), ds.status
+        status = (ds.status.desired_number_scheduled, ds.status.current_number_scheduled)
+        assert status == (5, 5), ds.status
         return True
 
     await eventually(counted, timeout=WAIT, interval=0.5, what="the DaemonSet's status")
@@ -212,13 +214,11 @@ async def test_control_plane_restart_keeps_every_object_and_controllers_resume(
     }
     [controlplane] = project.containers("controlplane")
 
-    started = time.monotonic()
     project.compose("stop", "controlplane")
-    took = time.monotonic() - started
     state = project.inspect(controlplane)["State"]
-    # Exit code 0 within compose's timeout: SIGTERM reached kemu (not a SIGKILL at 10 s).
-    assert state["ExitCode"] == 0, state
-    assert took < COMPOSE_STOP_TIMEOUT, f"stopping took {took:.1f}s"
+    # Exit code 0: SIGTERM reached kemu through the init and it stopped by itself within
+    # compose's timeout (after 10 s Docker would have sent SIGKILL: exit code 137).
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0), state
     restarted = time.time()
     project.compose("start", "controlplane")
 
