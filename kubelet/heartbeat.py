@@ -75,7 +75,12 @@ class NodeHeartbeat:
             self.node_ip = node_ip_from_cidr(node.spec.pod_cidr)
         self.on_registered(node, self.node_ip)
         if self.node_ip and not any(a.type == "InternalIP" for a in status.addresses):
-            await self.post_status(force=True)
+            try:
+                await self.post_status(force=True)
+            except ApiError as exc:
+                # Deleted or unreachable right after registering: the status loop posts the
+                # address next time, and registers again if the Node is gone.
+                log.warning("node=%s unable to report its address: %s", self.identity.name, exc)
         log.info("node=%s registered with %s (podCIDR %s, InternalIP %s)", self.identity.name,
                  self.client.server, node.spec.pod_cidr, self.node_ip)
         self.events.record(node_reference(self.identity.name), NORMAL, "NodeReady",

@@ -4,6 +4,10 @@ One client speaks for one node. It holds one channel at a time to one of several
 planes; when a call finds its control plane unreachable (UNAVAILABLE, or no answer within the
 timeout) it fails over to the next address and tries again there, so a node keeps working
 while any control plane lives. Errors arrive as ``kemu.api.errors.ApiError``.
+
+Failing over closes the old channel, which may cancel calls still running on it -- the pod
+watch, or another loop's call. Such a call ends in ``ApiError`` (UNAVAILABLE), not in
+``asyncio.CancelledError``, so the task that made it is not silently ended.
 """
 
 from __future__ import annotations
@@ -36,6 +40,17 @@ CHANNEL_OPTIONS = [
 ]
 # Codes after which another control plane may do better.
 FAILOVER_CODES = (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED)
+
+
+def _cancelled_by_caller() -> bool:
+    """Whether the running task is being cancelled, rather than only a call it awaited."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _dropped(method: str) -> ApiError:
+    return ApiError(Code.UNAVAILABLE, "ServiceUnavailable",
+                    f"{method} was cancelled: its channel was closed by a failover")
 
 
 def parse_servers(text: str | Sequence[str]) -> list[str]:
@@ -128,6 +143,10 @@ class NodeAgentClient:
                 if error.code not in FAILOVER_CODES:
                     raise error from None
                 self.fail_over(generation)
+            except asyncio.CancelledError:
+                if _cancelled_by_caller():
+                    raise
+                error = _dropped(method)
         assert error is not None
         raise error
 
@@ -190,6 +209,10 @@ class NodeAgentClient:
                     yield WatchEvent(message.type, pod, pod.metadata.resource_version)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
+        except asyncio.CancelledError:
+            if _cancelled_by_caller():
+                raise
+            raise _dropped("WatchPods") from None
         finally:
             with contextlib.suppress(Exception):
                 call.cancel()
