@@ -4,6 +4,12 @@ Pod workers hand over the status they want the API to show; the manager keeps th
 per pod and sends it when it differs from what the API last acknowledged. A pod whose status
 changes several times while an update is in flight gets one more update, with the latest
 status, not one per change. Updates for different pods go out concurrently, a few at a time.
+
+Others may change what the kubelet owns: the node lifecycle controller marks the pods of a node
+it stopped hearing from not Ready. The pod watch shows such a change (``observe``); when it
+differs from what the kubelet wants, the kubelet's status is sent again, as the kubelet's status
+manager reconciles (``needsReconcile``), so pods of a node that was frozen or cut off become
+Ready again when it is back.
 """
 
 from __future__ import annotations
@@ -48,8 +54,13 @@ class PodStatusManager:
         self.retry_interval = retry_interval
         self._wanted: dict[str, _Target] = {}
         self._acked: dict[str, core_pb2.PodStatus] = {}
+        # The resourceVersion our last write produced: watch events up to it show our own writes.
+        self._written: dict[str, int] = {}
+        # Pods observed while an update of theirs was in flight, to look at once it is done.
+        self._recheck: dict[str, core_pb2.Pod] = {}
         self._dirty: dict[str, None] = {}
         self._inflight: set[str] = set()
+        self._sending: dict[str, core_pb2.PodStatus] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -63,13 +74,33 @@ class PodStatusManager:
     def set(self, pod: core_pb2.Pod, status: core_pb2.PodStatus) -> None:
         uid = pod.metadata.uid
         self._wanted[uid] = _Target(pod.metadata.namespace, pod.metadata.name, status)
-        if self._acked.get(uid) != status:
+        if self._acked.get(uid) != status and self._sending.get(uid) != status:
             self._dirty[uid] = None
             self._wakeup.set()
         else:
             self._dirty.pop(uid, None)
             if uid not in self._inflight:
                 self._resolve(uid)
+
+    def observe(self, pod: core_pb2.Pod) -> None:
+        """The API's copy of a pod (from the watch): if someone else changed the part of its
+        status the kubelet owns, send the kubelet's status again."""
+        uid = pod.metadata.uid
+        if uid in self._inflight:
+            self._recheck[uid] = pod
+            return
+        if _version(pod) <= self._written.get(uid, 0):
+            return  # our own write, or older
+        view = kubelet_view(pod.status)
+        if self._acked.get(uid) == view:
+            return
+        self._acked[uid] = view
+        target = self._wanted.get(uid)
+        if target is not None and target.status != view:
+            log.info("node=%s pod=%s/%s status was changed by someone else; reporting it again",
+                     self.client.node_name, target.namespace, target.name)
+            self._dirty[uid] = None
+            self._wakeup.set()
 
     def pending(self, uid: str) -> bool:
         return uid in self._dirty or uid in self._inflight
@@ -85,6 +116,8 @@ class PodStatusManager:
     def forget(self, uid: str) -> None:
         self._wanted.pop(uid, None)
         self._acked.pop(uid, None)
+        self._written.pop(uid, None)
+        self._recheck.pop(uid, None)
         self._dirty.pop(uid, None)
         self._resolve(uid)
 
@@ -106,6 +139,7 @@ class PodStatusManager:
                     if target is None:
                         continue
                     self._inflight.add(uid)
+                    self._sending[uid] = target.status
                     task = asyncio.create_task(self._send(uid, target))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -118,8 +152,11 @@ class PodStatusManager:
         retry = False
         try:
             async with self._slots:
-                await self.client.update_pod_status(target.namespace, target.name, uid, status)
+                written = await self.client.update_pod_status(target.namespace, target.name, uid,
+                                                              status)
             self._acked[uid] = status
+            if uid in self._wanted:
+                self._written[uid] = max(self._written.get(uid, 0), _version(written))
             self.sent += 1
         except ApiError as exc:
             if exc.code in FAILOVER_CODES or exc.code == Code.INTERNAL:
@@ -133,6 +170,10 @@ class PodStatusManager:
                 self._acked[uid] = status
         finally:
             self._inflight.discard(uid)
+            self._sending.pop(uid, None)
+        observed = self._recheck.pop(uid, None)
+        if observed is not None and uid in self._wanted:
+            self.observe(observed)
         if retry:
             await sleep(self.clock, self.retry_interval)
         current = self._wanted.get(uid)
@@ -142,3 +183,10 @@ class PodStatusManager:
             self._wakeup.set()
         else:
             self._resolve(uid)
+
+
+def _version(pod: core_pb2.Pod) -> int:
+    try:
+        return int(pod.metadata.resource_version or 0)
+    except ValueError:
+        return 0

@@ -120,6 +120,7 @@ class PodWorker:
 
     def update(self, pod: core_pb2.Pod) -> None:
         self.pod = pod
+        self.ctx.statuses.observe(pod)
         specs = {c.name: c for c in [*pod.spec.init_containers, *pod.spec.containers]}
         for record in self.records:
             changed = specs.get(record.name)
