@@ -14,7 +14,7 @@ import logging
 from collections import OrderedDict
 
 from kemu.api.errors import ApiError, Code
-from kemu.client.nodeagent import FAILOVER_CODES
+from kemu.client.nodeagent import CUT_OFF, FAILOVER_CODES
 from kemu.v1 import core_pb2
 from kubelet.clock import sleep
 from kubelet.worker import NodeContext, PodWorker
@@ -115,7 +115,7 @@ class PodManager:
                     self.resource_version = ""
                     self.relists += 1
                     continue
-                if exc.code in FAILOVER_CODES:
+                if exc.code in FAILOVER_CODES and exc.reason != CUT_OFF:
                     client.fail_over()
                 log.warning("node=%s pod watch failed: %s", self.ctx.node_name, exc)
                 self.reconnects += 1

@@ -36,6 +36,9 @@ CHANNEL_OPTIONS = [
 ]
 # Codes after which another control plane may do better.
 FAILOVER_CODES = (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED)
+# The reason of the UNAVAILABLE error of a call whose channel was closed under it by a fail-over
+# (the channel is already replaced: no reason to fail over again).
+CUT_OFF = "ChannelClosed"
 
 
 def parse_servers(text: str | Sequence[str]) -> list[str]:
@@ -104,15 +107,27 @@ class NodeAgentClient:
 
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         error: ApiError | None = None
-        for _ in range(len(self.servers)):
+        # One try per control plane, and one more if a call is cut off by a fail-over.
+        attempts, cut_off = len(self.servers), False
+        while attempts > 0:
+            attempts -= 1
+            stub = self._current()
             try:
-                return await getattr(self._current(), method)(request,
-                                                              timeout=timeout or self.timeout)
+                return await getattr(stub, method)(request, timeout=timeout or self.timeout)
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(exc)
                 if error.code not in FAILOVER_CODES:
                     raise error from None
-                self.fail_over()
+                if stub is self._stub:
+                    self.fail_over()
+            except asyncio.CancelledError:
+                if _being_cancelled():
+                    raise
+                # Another call failed over and closed the channel under this one (grpc
+                # reports that as CancelledError): not this task's cancellation.
+                error = _cut_off(self.server)
+                if not cut_off:
+                    cut_off, attempts = True, attempts + 1
         assert error is not None
         raise error
 
@@ -175,7 +190,23 @@ class NodeAgentClient:
                     yield WatchEvent(message.type, pod, pod.metadata.resource_version)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise
+            raise _cut_off(self.server) from None
         finally:
             with contextlib.suppress(Exception):
                 call.cancel()
 
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task was asked to stop (as opposed to one of its RPCs having been
+    cancelled because its channel was closed, which grpc.aio also raises as CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _cut_off(server: str) -> ApiError:
+    return ApiError(Code.UNAVAILABLE, CUT_OFF,
+                    f"the call to {server} was cut off: its channel was closed")
