@@ -56,6 +56,28 @@ class NodeHeartbeat:
 
     async def register(self) -> core_pb2.Node:
         """Register (or take over) the Node, retrying until a control plane accepts it."""
+        while True:
+            node, status = await self._register_once()
+            if not self.node_ip or any(a.type == "InternalIP" for a in status.addresses):
+                break
+            try:
+                await self.post_status(force=True)
+                break
+            except ApiError as exc:
+                if exc.code != Code.NOT_FOUND:
+                    # The status loop posts the address later.
+                    log.warning("node=%s unable to post its address: %s", self.identity.name, exc)
+                    break
+                # Deleted right after it was created: register again.
+                log.warning("node=%s was deleted as it registered; registering again",
+                            self.identity.name)
+        log.info("node=%s registered with %s (podCIDR %s, InternalIP %s)", self.identity.name,
+                 self.client.server, node.spec.pod_cidr, self.node_ip)
+        self.events.record(node_reference(self.identity.name), NORMAL, "NodeReady",
+                           f"Node {self.identity.name} status is now: NodeReady")
+        return node
+
+    async def _register_once(self) -> tuple[core_pb2.Node, core_pb2.NodeStatus]:
         delay = RETRY_FIRST
         while True:
             status = self._status()
@@ -74,13 +96,7 @@ class NodeHeartbeat:
         if not self.config.node_ip and node.spec.pod_cidr:
             self.node_ip = node_ip_from_cidr(node.spec.pod_cidr)
         self.on_registered(node, self.node_ip)
-        if self.node_ip and not any(a.type == "InternalIP" for a in status.addresses):
-            await self.post_status(force=True)
-        log.info("node=%s registered with %s (podCIDR %s, InternalIP %s)", self.identity.name,
-                 self.client.server, node.spec.pod_cidr, self.node_ip)
-        self.events.record(node_reference(self.identity.name), NORMAL, "NodeReady",
-                           f"Node {self.identity.name} status is now: NodeReady")
-        return node
+        return node, status
 
     async def _register_again(self, generation: int, why: str) -> None:
         async with self._lock:
