@@ -44,6 +44,8 @@ class NodeHeartbeat:
         self.node_ip = config.node_ip
         self.status: core_pb2.NodeStatus | None = None
         self.last_post = -math.inf
+        # The last time the control plane heard from us (registration or lease renewal).
+        self.last_contact = -math.inf
         self.registrations = 0
         self.lease_renewals = 0
         self.lease_failures = 0
@@ -93,6 +95,7 @@ class NodeHeartbeat:
                 delay = min(delay * 2, RETRY_MAX)
         self.registrations += 1
         self.status, self.last_post = status, self.clock.monotonic()
+        self.last_contact = self.last_post
         if not self.config.node_ip and node.spec.pod_cidr:
             self.node_ip = node_ip_from_cidr(node.spec.pod_cidr)
         self.on_registered(node, self.node_ip)
@@ -131,7 +134,6 @@ class NodeHeartbeat:
         duration = max(1, math.ceil(self.timing.node_lease_duration))
         interval = self.timing.node_lease_renew_interval
         delay = RETRY_FIRST
-        last_renewal = self.clock.monotonic()
         while True:
             generation = self.registrations
             try:
@@ -140,7 +142,9 @@ class NodeHeartbeat:
                 delay = RETRY_FIRST
                 wait = interval
                 now = self.clock.monotonic()
-                gap, last_renewal = now - last_renewal, now
+                # Counted from the registration too: a freeze before the first renewal counts.
+                gap = now - self.last_contact if self.last_contact > -math.inf else 0.0
+                self.last_contact = now
                 if gap > 2 * interval:
                     log.info("node=%s renewed its lease after %.1fs; reporting its status",
                              self.identity.name, gap)

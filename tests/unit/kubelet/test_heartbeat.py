@@ -3,6 +3,8 @@ it posted its address) must be registered again, not end the kubelet."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -62,3 +64,40 @@ async def test_a_node_deleted_as_it_registers_is_registered_again() -> None:
     assert seen == ["172.20.3.1", "172.20.3.1"]
     # The second registration already carried the address: nothing more to post.
     assert len(agent.posted) == 1
+
+
+class Accepting(DeletedOnce):
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewals = 0
+
+    async def update_node_status(self, status: core_pb2.NodeStatus) -> core_pb2.Node:
+        self.posted.append(status)
+        return core_pb2.Node()
+
+    async def renew_lease(self, duration: int) -> Any:
+        self.renewals += 1
+
+
+async def test_a_freeze_right_after_registration_is_a_gap_too() -> None:
+    """Frozen between registration and the lease loop's first step, the node was marked Unknown
+    meanwhile: the first renewal after the thaw reports the status at once."""
+    agent = Accepting()
+    client: Any = agent
+    clock = FakeClock()
+    heartbeat = NodeHeartbeat(KubeletConfig(node_name="sleeper", timing=FAST),
+                              NodeIdentity.of("sleeper"), client, clock,
+                              EventRecorder(client, clock, 1.0), lambda node, ip: None)
+    await heartbeat.register()
+    posted = len(agent.posted)
+    await clock.advance(3.0)  # the process stood still
+    lease = asyncio.create_task(heartbeat.run_lease())
+    await clock.advance(0.01)
+    assert agent.renewals == 1
+    assert len(agent.posted) == posted + 1, "the status was not reported after the gap"
+    # Regular renewals afterwards post nothing.
+    await clock.advance(5 * FAST.node_lease_renew_interval)
+    assert agent.renewals >= 5 and len(agent.posted) == posted + 1
+    lease.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await lease
