@@ -8,6 +8,11 @@ removed. Lists are compared whole, like Kubernetes' strategic merge for lists it
 key, with one refinement standing in for merge keys: a list the manifest has not changed since
 the last apply is left alone while every element is still there in the live object (the server
 may have added defaults inside elements).
+
+Maps Kubernetes marks ``patchStrategy: retainKeys`` (a Deployment's ``spec.strategy``) are
+unions: when the manifest changes one, the keys the live object has beyond the manifest's are
+removed, as kubectl's ``$retainKeys`` directive makes the server do — so switching a
+Deployment to ``type: Recreate`` drops the ``rollingUpdate`` the server had defaulted.
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from kemuctl.gojson import marshal
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _MISSING: Any = object()
+# Fields whose patch strategy is retainKeys, per kind (paths from the object's root).
+RETAIN_KEYS: dict[str, frozenset[tuple[str, ...]]] = {
+    "Deployment": frozenset({("spec", "strategy")}),
+}
+
+
+def retain_keys_of(kind: Kind) -> frozenset[tuple[str, ...]]:
+    return RETAIN_KEYS.get(kind.name, frozenset())
 
 
 def annotated(document: dict[str, Any], namespace: str) -> tuple[dict[str, Any], str]:
@@ -65,13 +78,19 @@ def is_subset(part: Any, whole: Any) -> bool:
 
 
 def three_way_patch(original: dict[str, Any] | None, modified: dict[str, Any],
-                    current: dict[str, Any]) -> dict[str, Any]:
+                    current: dict[str, Any],
+                    retain_keys: frozenset[tuple[str, ...]] = frozenset(),
+                    path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The merge patch; ``retain_keys``: paths of the kind's retainKeys maps."""
     patch: dict[str, Any] = {}
     for key, want in modified.items():
         have = current.get(key, _MISSING)
         was = original.get(key, _MISSING) if original is not None else _MISSING
         if isinstance(want, dict) and isinstance(have, dict):
-            nested = three_way_patch(was if isinstance(was, dict) else None, want, have)
+            nested = three_way_patch(was if isinstance(was, dict) else None, want, have,
+                                     retain_keys, (*path, key))
+            if (*path, key) in retain_keys and was != want:
+                nested.update({extra: None for extra in have if extra not in want})
             if nested:
                 patch[key] = nested
         elif isinstance(want, list) and isinstance(have, list):

@@ -44,6 +44,8 @@ class NodeHeartbeat:
         self.node_ip = config.node_ip
         self.status: core_pb2.NodeStatus | None = None
         self.last_post = -math.inf
+        # The last time the control plane heard from us (registration or lease renewal).
+        self.last_contact = -math.inf
         self.registrations = 0
         self.lease_renewals = 0
         self.lease_failures = 0
@@ -56,6 +58,28 @@ class NodeHeartbeat:
 
     async def register(self) -> core_pb2.Node:
         """Register (or take over) the Node, retrying until a control plane accepts it."""
+        while True:
+            node, status = await self._register_once()
+            if not self.node_ip or any(a.type == "InternalIP" for a in status.addresses):
+                break
+            try:
+                await self.post_status(force=True)
+                break
+            except ApiError as exc:
+                if exc.code != Code.NOT_FOUND:
+                    # The status loop posts the address later.
+                    log.warning("node=%s unable to post its address: %s", self.identity.name, exc)
+                    break
+                # Deleted right after it was created: register again.
+                log.warning("node=%s was deleted as it registered; registering again",
+                            self.identity.name)
+        log.info("node=%s registered with %s (podCIDR %s, InternalIP %s)", self.identity.name,
+                 self.client.server, node.spec.pod_cidr, self.node_ip)
+        self.events.record(node_reference(self.identity.name), NORMAL, "NodeReady",
+                           f"Node {self.identity.name} status is now: NodeReady")
+        return node
+
+    async def _register_once(self) -> tuple[core_pb2.Node, core_pb2.NodeStatus]:
         delay = RETRY_FIRST
         while True:
             status = self._status()
@@ -71,21 +95,11 @@ class NodeHeartbeat:
                 delay = min(delay * 2, RETRY_MAX)
         self.registrations += 1
         self.status, self.last_post = status, self.clock.monotonic()
+        self.last_contact = self.last_post
         if not self.config.node_ip and node.spec.pod_cidr:
             self.node_ip = node_ip_from_cidr(node.spec.pod_cidr)
         self.on_registered(node, self.node_ip)
-        if self.node_ip and not any(a.type == "InternalIP" for a in status.addresses):
-            try:
-                await self.post_status(force=True)
-            except ApiError as exc:
-                # Deleted or unreachable right after registering: the status loop posts the
-                # address next time, and registers again if the Node is gone.
-                log.warning("node=%s unable to report its address: %s", self.identity.name, exc)
-        log.info("node=%s registered with %s (podCIDR %s, InternalIP %s)", self.identity.name,
-                 self.client.server, node.spec.pod_cidr, self.node_ip)
-        self.events.record(node_reference(self.identity.name), NORMAL, "NodeReady",
-                           f"Node {self.identity.name} status is now: NodeReady")
-        return node
+        return node, status
 
     async def _register_again(self, generation: int, why: str) -> None:
         async with self._lock:
@@ -120,7 +134,6 @@ class NodeHeartbeat:
         duration = max(1, math.ceil(self.timing.node_lease_duration))
         interval = self.timing.node_lease_renew_interval
         delay = RETRY_FIRST
-        last_renewal = self.clock.monotonic()
         while True:
             generation = self.registrations
             try:
@@ -129,7 +142,9 @@ class NodeHeartbeat:
                 delay = RETRY_FIRST
                 wait = interval
                 now = self.clock.monotonic()
-                gap, last_renewal = now - last_renewal, now
+                # Counted from the registration too: a freeze before the first renewal counts.
+                gap = now - self.last_contact if self.last_contact > -math.inf else 0.0
+                self.last_contact = now
                 if gap > 2 * interval:
                     log.info("node=%s renewed its lease after %.1fs; reporting its status",
                              self.identity.name, gap)

@@ -258,6 +258,8 @@ class PodWorker:
             await self._run_probes(deadlines)
         if not self.stopping_all:
             await self._start_containers(deadlines)
+            # A container that exited as it started is reported exited, never running.
+            self._collect_exits(self.ctx.clock.monotonic())
             self._check_completion()
         if self.stopping_all:
             return self._stop_everything(deadlines)

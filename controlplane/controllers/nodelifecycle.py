@@ -565,15 +565,24 @@ class NodeLifecycleController(Controller):
                 all_were_down = False
                 break
         if all_are_down and all_were_down:
+            # A NoExecute taint written as the last nodes went down (the tainting pass runs on
+            # its own) may have landed after the pass that entered this mode looked.
+            for node in nodes:
+                current = self.nodes.get(node.metadata.name) or node
+                if has_taint(current, UNREACHABLE, NO_EXECUTE) or \
+                        has_taint(current, NOT_READY, NO_EXECUTE):
+                    await self.mark_reachable(current)
             return
         if all_are_down:
             log.info("every node is not ready: entering master disruption mode "
                      "(NoExecute taints removed, nothing evicted)")
-            for node in nodes:
-                await self.mark_reachable(node)
+            # Stop tainting first, then remove the taints as the cache shows them now.
             for zone in self.zone_states:
                 if zone in self.tainters:
                     self.tainters[zone].swap_limiter(0.0)
+            for node in nodes:
+                await self.mark_reachable(self.nodes.get(node.metadata.name) or node)
+            for zone in self.zone_states:
                 self.zone_states[zone] = STATE_FULL_DISRUPTION
             return
         if all_were_down:

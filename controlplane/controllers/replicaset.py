@@ -32,6 +32,7 @@ from controlplane.controllers.base import Controller
 from controlplane.controllers.expectations import EXPECTATIONS_TTL, Expectations
 from controlplane.controllers.informer import Informer, by_controller_uid
 from controlplane.controllers.podcontrol import PodControl, pod_from_template
+from controlplane.controllers.readiness import ReadyTimes
 from controlplane.controllers.refmanager import (
     AdoptionRefusedError,
     RefManager,
@@ -40,8 +41,14 @@ from controlplane.controllers.refmanager import (
 from controlplane.controllers.registry import ControllerContext, register
 from kemu.api import kinds, labels
 from kemu.api.errors import ApiError, Code
-from kemu.api.meta import controller_of, key_of, now_rfc3339, parse_time
-from kemu.api.pods import condition, is_active, is_available, is_ready
+from kemu.api.meta import controller_of, key_of, now_rfc3339
+from kemu.api.pods import (
+    ReadySince,
+    is_active,
+    is_available,
+    is_ready,
+    stamped_ready_since,
+)
 from kemu.client.interface import clone
 from kemu.v1 import apps_pb2, core_pb2
 
@@ -111,7 +118,8 @@ async def slow_start_batch(count: int, initial: int,
 
 
 def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Exception | None,
-                     min_ready: float, now: float) -> Any:
+                     min_ready: float, now: float,
+                     ready_since: ReadySince = stamped_ready_since) -> Any:
     """The owner's new status from its active pods (``min_ready`` already scaled)."""
     status = clone(owner.status)
     template = labels.from_labels(owner.spec.template.metadata.labels)
@@ -121,7 +129,7 @@ def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Excepti
             fully_labeled += 1
         if is_ready(pod):
             ready += 1
-            if is_available(pod, min_ready, now):
+            if is_available(pod, min_ready, now, ready_since):
                 available += 1
     failure = next((c for c in status.conditions if c.type == REPLICA_FAILURE), None)
     if manage_error is not None and failure is None:
@@ -140,16 +148,17 @@ def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Excepti
     return status
 
 
-def next_availability(pods: list[core_pb2.Pod], min_ready: float, now: float) -> float | None:
+def next_availability(pods: list[core_pb2.Pod], min_ready: float, now: float,
+                      ready_since: ReadySince = stamped_ready_since) -> float | None:
     """Seconds until the next ready pod becomes available, or None if none is waiting."""
     if min_ready <= 0:
         return None
     soonest: float | None = None
     for pod in pods:
-        ready = condition(pod, "Ready")
-        if ready is None or ready.status != "True" or is_available(pod, min_ready, now):
+        since = ready_since(pod)
+        if since is None or is_available(pod, min_ready, now, ready_since):
             continue
-        remaining = parse_time(ready.last_transition_time) + min_ready - now
+        remaining = since + min_ready - now
         soonest = remaining if soonest is None else min(soonest, remaining)
     return soonest
 
@@ -209,6 +218,8 @@ class ReplicaSetController(Controller):
         self._selectors: dict[tuple[str, int], labels.Selector | None] = {}
         self.owners.add_handler(self._owner_added, self._owner_updated, self._owner_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.ready_times = ReadyTimes()
+        self.ready_times.attach(self.pods)
 
     async def stop(self) -> None:
         await super().stop()
@@ -340,9 +351,10 @@ class ReplicaSetController(Controller):
                 manage_error = exc
         min_ready = owner.spec.min_ready_seconds * self.timing.scale
         now = time.time()
-        status = calculate_status(owner, pods, manage_error, min_ready, now)
+        status = calculate_status(owner, pods, manage_error, min_ready, now,
+                                  self.ready_times.since)
         await self._write_status(owner, status)
-        wait = next_availability(pods, min_ready, now)
+        wait = next_availability(pods, min_ready, now, self.ready_times.since)
         if manage_error is None and wait is not None:
             self.queue.add_after(key, max(wait, 0.0) + 0.01)
         if manage_error is not None:

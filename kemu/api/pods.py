@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kemu.api.meta import parse_time
 from kemu.v1 import core_pb2
 
@@ -23,14 +25,29 @@ def is_ready(pod: core_pb2.Pod) -> bool:
     return c is not None and c.status == "True"
 
 
-def is_available(pod: core_pb2.Pod, min_ready_seconds: float, now: float) -> bool:
-    """Ready for at least ``min_ready_seconds`` (already scaled by the caller's profile)."""
+ReadySince = Callable[[core_pb2.Pod], float | None]
+
+
+def stamped_ready_since(pod: core_pb2.Pod) -> float | None:
+    """When the pod became Ready, as its condition says (one-second precision); None if it is
+    not Ready."""
     c = condition(pod, "Ready")
     if c is None or c.status != "True":
+        return None
+    return parse_time(c.last_transition_time)
+
+
+def is_available(pod: core_pb2.Pod, min_ready_seconds: float, now: float,
+                 ready_since: ReadySince = stamped_ready_since) -> bool:
+    """Ready for at least ``min_ready_seconds`` (already scaled by the caller's profile);
+    ``ready_since`` tells when the pod became Ready (a controller may know it more precisely
+    than the condition's timestamp)."""
+    since = ready_since(pod)
+    if since is None:
         return False
     if min_ready_seconds <= 0:
         return True
-    return parse_time(c.last_transition_time) + min_ready_seconds <= now
+    return since + min_ready_seconds <= now
 
 
 def is_terminal(pod: core_pb2.Pod) -> bool:

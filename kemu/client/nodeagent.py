@@ -40,6 +40,8 @@ CHANNEL_OPTIONS = [
 ]
 # Codes after which another control plane may do better.
 FAILOVER_CODES = (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED)
+# The reason of the UNAVAILABLE error of a call whose channel a fail-over closed under it.
+CUT_OFF = "ChannelClosed"
 
 
 def _cancelled_by_caller() -> bool:
@@ -49,7 +51,7 @@ def _cancelled_by_caller() -> bool:
 
 
 def _dropped(method: str) -> ApiError:
-    return ApiError(Code.UNAVAILABLE, "ServiceUnavailable",
+    return ApiError(Code.UNAVAILABLE, CUT_OFF,
                     f"{method} was cancelled: its channel was closed by a failover")
 
 
@@ -133,7 +135,11 @@ class NodeAgentClient:
 
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         error: ApiError | None = None
-        for _ in range(len(self.servers)):
+        # One try per control plane, and one more for a call cut off by another call's fail-over
+        # (the channel is already replaced by then).
+        attempts, cut_off = len(self.servers), False
+        while attempts > 0:
+            attempts -= 1
             generation = self.failovers
             try:
                 return await getattr(self._current(), method)(request,
@@ -147,6 +153,8 @@ class NodeAgentClient:
                 if _cancelled_by_caller():
                     raise
                 error = _dropped(method)
+                if not cut_off:
+                    cut_off, attempts = True, attempts + 1
         assert error is not None
         raise error
 

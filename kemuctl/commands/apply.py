@@ -13,7 +13,13 @@ from kemu.api.errors import ApiError
 from kemu.client.grpc_client import GrpcClient
 from kemu.manifest import Manifest
 from kemuctl import session
-from kemuctl.applying import LAST_APPLIED, annotated, normalized, three_way_patch
+from kemuctl.applying import (
+    LAST_APPLIED,
+    annotated,
+    normalized,
+    retain_keys_of,
+    three_way_patch,
+)
 from kemuctl.errors import CliError, server_error
 from kemuctl.gojson import marshal
 from kemuctl.manifests import load
@@ -88,7 +94,8 @@ async def apply_manifest(client: GrpcClient, manifest: Manifest, namespace: str)
         except ValueError:
             raw = None
         original = normalized(kind, raw) if isinstance(raw, dict) else None
-    patch = three_way_patch(original, normalized(kind, modified) or modified, current_doc)
+    patch = three_way_patch(original, normalized(kind, modified) or modified, current_doc,
+                            retain_keys_of(kind))
     if not patch:
         return "unchanged"
     try:

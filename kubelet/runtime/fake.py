@@ -147,7 +147,10 @@ class FakeRuntime:
         container.info.started_at = started_wall
         container.started_mono = started_mono
         exit_after = container.behaviour.exit_after
-        if exit_after != math.inf:
+        if exit_after <= 0:
+            # `sh -c "exit 1"`, `true`: gone before anyone could see it run.
+            self._exit(container, container.behaviour.exit_code)
+        elif exit_after != math.inf:
             code = container.behaviour.exit_code
             container.timer = self.clock.call_at(started_mono + exit_after,
                                                  lambda: self._exit(container, code))

@@ -43,6 +43,7 @@ from controlplane.controllers.events import WARNING
 from controlplane.controllers.expectations import Expectations
 from controlplane.controllers.history import History, max_revision, sort_revisions
 from controlplane.controllers.podcontrol import PodControl, pod_from_template
+from controlplane.controllers.readiness import ReadyTimes
 from controlplane.controllers.registry import ControllerContext, register
 from kemu.api import labels as labelsel
 from kemu.api.errors import ApiError, Code, Reason
@@ -106,6 +107,8 @@ class DaemonSetController(Controller):
         self.daemonsets.add_handler(self._add_daemonset, self._update_daemonset,
                                     self._delete_daemonset)
         self.pods.add_handler(self._add_pod, self._update_pod, self._delete_pod)
+        self.ready_times = ReadyTimes()
+        self.ready_times.attach(self.pods)
         self.nodes.add_handler(self._add_node, self._update_node, self._delete_node)
         self.revisions.add_handler(self._add_revision, self._update_revision,
                                    self._delete_revision)
@@ -396,7 +399,7 @@ class DaemonSetController(Controller):
             decision = pods_should_be_on_node(
                 name, self.eligibility(node, ds), node_to_pods.get(name, ()), revision_hash,
                 surge, self._min_ready(ds), self.failed_pods_backoff, backoff_key, now,
-                monotonic_now)
+                monotonic_now, self.ready_times.since)
             if decision.create:
                 to_create.append(name)
             to_delete.extend(decision.delete)
@@ -484,7 +487,7 @@ class DaemonSetController(Controller):
             return
         plan = plan_rolling_update(node_to_pods, should_run, desired, max_surge, max_unavailable,
                                    revision_hash, template_generation(ds), self._min_ready(ds),
-                                   time.time())
+                                   time.time(), self.ready_times.since)
         if plan.delete or plan.create_on:
             await self.sync_nodes(ds, plan.delete, plan.create_on, revision_hash)
 
@@ -583,7 +586,7 @@ class DaemonSetController(Controller):
         node_to_pods = await self.node_to_daemon_pods(ds)
         counts = count_status(nodes, lambda n: self.eligibility(n, ds).should_run, node_to_pods,
                               revision_hash, template_generation(ds), self._min_ready(ds),
-                              time.time())
+                              time.time(), self.ready_times.since)
         if counts.differs_from(ds.status) or \
                 ds.status.observed_generation < ds.metadata.generation:
             await self._store_status(ds, counts, observed_generation)

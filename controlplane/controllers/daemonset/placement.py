@@ -18,7 +18,14 @@ from controlplane.controllers.daemonset.backoff import Backoff
 from controlplane.controllers.daemonset.eligibility import Eligibility
 from controlplane.controllers.daemonset.status import oldest_first
 from controlplane.controllers.daemonset.template import CONTROLLER_REVISION_HASH
-from kemu.api.pods import FAILED, SUCCEEDED, is_available, is_ready
+from kemu.api.pods import (
+    FAILED,
+    SUCCEEDED,
+    ReadySince,
+    is_available,
+    is_ready,
+    stamped_ready_since,
+)
 from kemu.v1 import core_pb2
 
 NORMAL = "Normal"
@@ -40,7 +47,8 @@ class NodeDecision:
 def pods_should_be_on_node(node_name: str, eligibility: Eligibility,
                            pods: Sequence[core_pb2.Pod], revision_hash: str, surge: bool,
                            min_ready_seconds: float, backoff: Backoff, backoff_key: str,
-                           now: float, monotonic_now: float) -> NodeDecision:
+                           now: float, monotonic_now: float,
+                           ready_since: ReadySince = stamped_ready_since) -> NodeDecision:
     """``pods``: the DaemonSet's pods targeting this node; ``min_ready_seconds`` is scaled."""
     decision = NodeDecision()
     if eligibility.should_run and not pods:
@@ -56,7 +64,7 @@ def pods_should_be_on_node(node_name: str, eligibility: Eligibility,
             if not running and eligibility.should_run:
                 decision.create = True
             return decision
-        _prune_surge(running, revision_hash, min_ready_seconds, now, decision)
+        _prune_surge(running, revision_hash, min_ready_seconds, now, decision, ready_since)
         return decision
     decision.delete.extend(p for p in pods if not p.metadata.deletion_timestamp)
     return decision
@@ -90,7 +98,8 @@ def _prune_finished(node_name: str, pods: Sequence[core_pb2.Pod], backoff: Backo
 
 
 def _prune_surge(running: list[core_pb2.Pod], revision_hash: str, min_ready_seconds: float,
-                 now: float, decision: NodeDecision) -> None:
+                 now: float, decision: NodeDecision,
+                 ready_since: ReadySince = stamped_ready_since) -> None:
     """Keep at most the oldest new and the oldest old pod; drop the old one once the new one
     is available, or at once if the old one is not ready."""
     oldest_new: core_pb2.Pod | None = None
@@ -106,5 +115,6 @@ def _prune_surge(running: list[core_pb2.Pod], revision_hash: str, min_ready_seco
         decision.delete.append(pod)
     if oldest_new is None or oldest_old is None:
         return
-    if not is_ready(oldest_old) or is_available(oldest_new, min_ready_seconds, now):
+    if not is_ready(oldest_old) or is_available(oldest_new, min_ready_seconds, now,
+                                                ready_since):
         decision.delete.append(oldest_old)

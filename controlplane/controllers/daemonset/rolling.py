@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from controlplane.controllers.daemonset.template import is_pod_updated
-from kemu.api.pods import is_available
+from kemu.api.pods import ReadySince, is_available, stamped_ready_since
 from kemu.v1 import core_pb2
 
 
@@ -48,14 +48,15 @@ def updated_pods_on_node(pods: Sequence[core_pb2.Pod], revision_hash: str,
 def plan_rolling_update(node_to_pods: Mapping[str, Sequence[core_pb2.Pod]],
                         should_run: Callable[[str], bool], desired: int, max_surge: int,
                         max_unavailable: int, revision_hash: str, generation: int | None,
-                        min_ready_seconds: float, now: float) -> RollingPlan:
+                        min_ready_seconds: float, now: float,
+                        ready_since: ReadySince = stamped_ready_since) -> RollingPlan:
     """``node_to_pods`` has an entry (maybe empty) for every node that should run the daemon;
     ``should_run(node)`` answers for any node name; ``min_ready_seconds`` is scaled."""
     if desired > 0 and max_unavailable == 0 and max_surge == 0:
         max_unavailable = 1  # an impossible configuration falls back to Kubernetes' default
 
     def available(pod: core_pb2.Pod) -> bool:
-        return is_available(pod, min_ready_seconds, now)
+        return is_available(pod, min_ready_seconds, now, ready_since)
 
     if max_surge == 0:
         return _without_surge(node_to_pods, max_unavailable, revision_hash, generation,

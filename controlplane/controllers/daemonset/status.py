@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from controlplane.controllers.daemonset.template import is_pod_updated
 from kemu.api.meta import parse_time
-from kemu.api.pods import is_available, is_ready
+from kemu.api.pods import ReadySince, is_available, is_ready, stamped_ready_since
 from kemu.v1 import apps_pb2, core_pb2
 
 
@@ -59,7 +59,7 @@ def oldest_first(pods: Iterable[core_pb2.Pod]) -> list[core_pb2.Pod]:
 def count_status(nodes: Iterable[core_pb2.Node], should_run: Callable[[core_pb2.Node], bool],
                  node_to_pods: Mapping[str, Sequence[core_pb2.Pod]], revision_hash: str,
                  generation: int | None, min_ready_seconds: float,
-                 now: float) -> DaemonSetCounts:
+                 now: float, ready_since: ReadySince = stamped_ready_since) -> DaemonSetCounts:
     """``min_ready_seconds`` is already scaled by the timing profile."""
     desired = current = misscheduled = ready = updated = available = 0
     for node in nodes:
@@ -72,7 +72,7 @@ def count_status(nodes: Iterable[core_pb2.Node], should_run: Callable[[core_pb2.
             pod = oldest_first(pods)[0]
             if is_ready(pod):
                 ready += 1
-                if is_available(pod, min_ready_seconds, now):
+                if is_available(pod, min_ready_seconds, now, ready_since):
                     available += 1
             if is_pod_updated(pod, revision_hash, generation):
                 updated += 1

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from kemu.api import kinds
-from kemuctl.applying import LAST_APPLIED, annotated, is_subset, normalized, three_way_patch
+from kemuctl.applying import (
+    LAST_APPLIED,
+    annotated,
+    is_subset,
+    normalized,
+    retain_keys_of,
+    three_way_patch,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -127,3 +134,29 @@ def test_subset() -> None:
     assert not is_subset({"a": [1]}, {"a": [1, 2]})
     assert not is_subset({"a": True}, {"a": 1})
     assert not is_subset({"a": 1}, {})
+
+
+def test_switching_a_deployment_to_recreate_drops_the_defaulted_rolling_update() -> None:
+    """retainKeys on spec.strategy: Kubernetes in Action's deploy.kiada.recreate.yaml applied
+    over deploy.kiada.yaml, whose live strategy the server defaulted."""
+    deploy = kinds.by_name("Deployment")
+    first = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "kiada"},
+             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "kiada"}},
+                      "template": {"metadata": {"labels": {"app": "kiada"}},
+                                   "spec": {"containers": [{"name": "k", "image": "kiada"}]}}}}
+    current = normalized(deploy, first)
+    assert current is not None
+    current["spec"]["strategy"] = {"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    second = json.loads(json.dumps(first))
+    second["spec"]["strategy"] = {"type": "Recreate"}
+    patch = three_way_patch(normalized(deploy, first), normalized(deploy, second) or {}, current,
+                            retain_keys_of(deploy))
+    assert patch == {"spec": {"strategy": {"type": "Recreate", "rollingUpdate": None}}}
+    # Applying the same strategy again changes nothing, whatever the server defaulted.
+    third = json.loads(json.dumps(first))
+    third["spec"]["strategy"] = {"type": "RollingUpdate"}
+    current["spec"]["strategy"] = {"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert three_way_patch(normalized(deploy, third), normalized(deploy, third) or {}, current,
+                           retain_keys_of(deploy)) == {}

@@ -122,6 +122,22 @@ async def test_crash_loop_backs_off_exponentially(node: FakeNode) -> None:
     assert backoff and backoff[0] >= 4
 
 
+async def test_a_container_that_exits_as_it_starts_is_never_reported_running(
+        node: FakeNode) -> None:
+    # Kubernetes in Action's deploy.broken-pods.yaml: a pod seen Ready even for a moment would
+    # make its Deployment "available" and its rollout complete.
+    pod = make_pod(command=("sh", "-c", "exit 1"))
+    node.run(pod)
+    await node.advance_to(30)
+    sent = node.agent.statuses(pod.metadata.uid)
+    for status in sent:
+        assert all(c.status != "True" for c in status.conditions if c.type == "Ready")
+        assert not any(cs.state.HasField("running") for cs in status.container_statuses)
+    web = container(sent[-1], "web")
+    assert web.restart_count >= 2 and web.state.waiting.reason == "CrashLoopBackOff"
+    assert web.last_state.terminated.exit_code == 1
+
+
 async def test_failing_container_with_restart_policy_never_fails_the_pod(node: FakeNode) -> None:
     pod = make_pod(command=("sleep", "100"), restart_policy="Never",
                    annotations={"kemu.io/fail-after": "3", "kemu.io/exit-code": "2"})

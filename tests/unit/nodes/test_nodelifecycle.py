@@ -25,6 +25,7 @@ from controlplane.controllers.nodelifecycle import (
     zone_key,
 )
 from kemu.api.meta import now_rfc3339, now_rfc3339_micro
+from kemu.client.interface import clone
 from kemu.timing import FAST
 from kemu.v1 import coordination_pb2, core_pb2
 from tests.unit.nodes.fakes import FakeClient, FakeClock, deliver
@@ -204,6 +205,32 @@ async def test_all_nodes_down_removes_no_execute_taints_and_stops_tainting(h: Ha
     assert ready_status(h.node("b")) == "Unknown"
     assert not no_execute(h.node("a")) and not no_execute(h.node("b"))
     assert h.controller.zone_states[""] == STATE_FULL_DISRUPTION
+
+
+async def test_a_no_execute_taint_that_lands_as_the_last_node_goes_down_is_removed(
+        h: Harness) -> None:
+    h.add_node("a")
+    h.add_node("b")
+    h.renew("a")
+    h.renew("b")
+    await h.monitor()
+    h.clock.advance(GRACE + 0.1)
+    h.renew("b")
+    await h.monitor()
+    assert ready_status(h.node("a")) == "Unknown"
+    # The tainting pass writes a's NoExecute taint while the monitor pass in which b goes down
+    # (and master disruption mode begins) still works from a cache without it.
+    h.clock.advance(GRACE + 0.1)
+    tainted = clone(h.node("a"))
+    tainted.spec.taints.add(key=UNREACHABLE, effect=NO_EXECUTE, time_added=now_rfc3339(h.clock()))
+    h.client.put(tainted)
+    await h.controller.monitor_node_health()
+    print("AFTER STALE", no_execute(h.node("a")), [w[0]+":"+w[1].metadata.name for w in h.client.writes])
+    assert h.controller.zone_states[""] == STATE_FULL_DISRUPTION
+    await h.monitor()
+    print("AFTER NEXT", no_execute(h.node("a")), [w[0]+":"+w[1].metadata.name for w in h.client.writes])
+    assert not no_execute(h.node("a")), "the stray NoExecute taint stayed"
+    assert not no_execute(h.node("b"))
 
 
 def test_zone_states() -> None:

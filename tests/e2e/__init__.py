@@ -1,0 +1,1 @@
+"""End-to-end tests: a control plane with every controller, real kubelet processes, kemuctl."""
