@@ -101,6 +101,7 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
             await clock.stop()
             # The writes that trail the last Running pod (events, status) belong to the run.
             after = await cluster.settle(after)
+            cpu_used = meter.seconds()
             counts = await cluster.count_writes(before, after)
         finally:
             await cluster.close()
@@ -116,7 +117,8 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
         "startup_p50_s": latency["p50"], "startup_p99_s": latency["p99"],
         "startup_max_s": latency["max"], **_phase_row(clock),
         **_writes_row(counts, len(running)),
-        "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, bench_cpu / elapsed), **load,
+        "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, bench_cpu / elapsed),
+        **_cpu_per_pod(cpu_used, len(running)), **load,
     }
     _bound(row)
     return row
@@ -177,6 +179,7 @@ async def churn(rate: float, seconds: float, lifetime: float, nodes: int, profil
             for task in list(deletions):
                 task.cancel()
             await clock.stop()
+            cpu_used = meter.seconds()
             counts = await cluster.count_writes(before, after)
         finally:
             await cluster.close()
@@ -188,7 +191,7 @@ async def churn(rate: float, seconds: float, lifetime: float, nodes: int, profil
         "startup_p50_s": latency["p50"], "startup_p99_s": latency["p99"],
         "startup_max_s": latency["max"], "deleted": len(clock.deleted), **_phase_row(clock),
         **_writes_row(counts, total), "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, 0.0),
-        **load,
+        **_cpu_per_pod(cpu_used, total), **load,
     }
     _bound(row)
     return row
@@ -232,6 +235,16 @@ def _cpu_row(cpu: dict[str, float], bench: float) -> dict[str, float]:
             "cpu_kubelets": kubelets, "cpu_bench": bench}
 
 
+def _cpu_per_pod(used: dict[str, float], pods: int) -> dict[str, float]:
+    """CPU milliseconds per pod, up to the end of the trailing writes: the figure that other
+    loads on the machine disturb least."""
+    pods = max(1, pods)
+    kubelets = sum(v for k, v in used.items() if k.startswith("node-"))
+    return {"cp_cpu_ms_per_pod": 1000 * used.get("controlplane", 0.0) / pods,
+            "etcd_cpu_ms_per_pod": 1000 * used.get("etcd", 0.0) / pods,
+            "kubelet_cpu_ms_per_pod": 1000 * kubelets / pods}
+
+
 def _bound(row: dict[str, Any]) -> None:
     per_pod = row["writes_per_pod"] or 1.0
     row["bound_pods_per_s"] = row["ceiling_writes_per_s"] / per_pod
@@ -241,7 +254,8 @@ def _bound(row: dict[str, Any]) -> None:
 COLUMNS = ["workload", "replicas", "seconds", "pods_per_s", "pods_per_s_steady",
            "startup_p50_s", "startup_p99_s", "to_bound_p99_s", "bound_to_running_p99_s",
            "writes_per_pod", "bound_pods_per_s",
-           "ratio_to_bound", "cpu_controlplane", "cpu_etcd", "cpu_kubelets", "load1"]
+           "ratio_to_bound", "cpu_controlplane", "cp_cpu_ms_per_pod", "etcd_cpu_ms_per_pod",
+           "kubelet_cpu_ms_per_pod", "load1"]
 
 
 async def _main(options: argparse.Namespace) -> list[dict[str, Any]]:

@@ -88,10 +88,14 @@ class CpuMeter:
         self._wall = time.monotonic()
         self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
+    def seconds(self) -> dict[str, float]:
+        """Per process: the CPU seconds it used since ``start``."""
+        return {name: cpu_seconds(pid) - self._start.get(name, 0.0)
+                for name, pid in self.pids.items()}
+
     def stop(self) -> dict[str, float]:
         """Per process: the average number of cores it kept busy since ``start``."""
         import time
 
         wall = max(1e-9, time.monotonic() - self._wall)
-        return {name: (cpu_seconds(pid) - self._start.get(name, 0.0)) / wall
-                for name, pid in self.pids.items()}
+        return {name: used / wall for name, used in self.seconds().items()}
