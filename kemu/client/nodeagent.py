@@ -81,15 +81,21 @@ class NodeAgentClient:
         return self._stub
 
     def fail_over(self) -> None:
-        """Drop the current channel and use the next control plane from the next call on."""
+        """Drop the current channel and use the next control plane from the next call on.
+
+        With a single control plane there is nothing to switch to: the channel stays (gRPC
+        reconnects it by itself), since closing it would cancel every call in flight on it,
+        the pod watch included.
+        """
+        if len(self.servers) == 1:
+            return
         channel, self._channel, self._stub = self._channel, None, None
         if channel is not None:
             task = asyncio.get_running_loop().create_task(channel.close())
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
-        if len(self.servers) > 1:
-            self._index = (self._index + 1) % len(self.servers)
-            self.failovers += 1
-            log.warning("node=%s switching to control plane %s", self.node_name, self.server)
+        self._index = (self._index + 1) % len(self.servers)
+        self.failovers += 1
+        log.warning("node=%s switching to control plane %s", self.node_name, self.server)
 
     async def close(self) -> None:
         channel, self._channel, self._stub = self._channel, None, None
@@ -105,14 +111,21 @@ class NodeAgentClient:
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         error: ApiError | None = None
         for _ in range(len(self.servers)):
+            stub = self._current()
             try:
-                return await getattr(self._current(), method)(request,
-                                                              timeout=timeout or self.timeout)
+                return await getattr(stub, method)(request, timeout=timeout or self.timeout)
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(exc)
                 if error.code not in FAILOVER_CODES:
                     raise error from None
-                self.fail_over()
+                if stub is self._stub:  # not switched already by another call meanwhile
+                    self.fail_over()
+            except asyncio.CancelledError:
+                if _cancelling():
+                    raise
+                # Another call failed over and closed this call's channel; try on the new one
+                # (and if none is left, fail as an unavailable control plane would).
+                error = _channel_closed(method, Code.UNAVAILABLE)
         assert error is not None
         raise error
 
@@ -175,7 +188,22 @@ class NodeAgentClient:
                     yield WatchEvent(message.type, pod, pod.metadata.resource_version)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise
+            # The channel was closed under the stream (a failover): the caller watches again.
+            raise _channel_closed("WatchPods", Code.CANCELLED) from None
         finally:
             with contextlib.suppress(Exception):
                 call.cancel()
 
+
+def _cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not merely one of its gRPC calls)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _channel_closed(method: str, code: Code) -> ApiError:
+    return ApiError(code, "Cancelled", f"{method} was cancelled: its channel closed when the "
+                    f"node switched control planes")
