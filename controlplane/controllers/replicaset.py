@@ -32,6 +32,7 @@ from controlplane.controllers.base import Controller
 from controlplane.controllers.expectations import EXPECTATIONS_TTL, Expectations
 from controlplane.controllers.informer import Informer, by_controller_uid
 from controlplane.controllers.podcontrol import PodControl, pod_from_template
+from controlplane.controllers.podfacts import PodFacts, PodFactsCache, facts_of
 from controlplane.controllers.refmanager import (
     AdoptionRefusedError,
     RefManager,
@@ -40,8 +41,7 @@ from controlplane.controllers.refmanager import (
 from controlplane.controllers.registry import ControllerContext, register
 from kemu.api import kinds, labels
 from kemu.api.errors import ApiError, Code
-from kemu.api.meta import controller_of, key_of, now_rfc3339, parse_time
-from kemu.api.pods import condition, is_active, is_available, is_ready
+from kemu.api.meta import controller_of, key_of, now_rfc3339
 from kemu.client.interface import clone
 from kemu.v1 import apps_pb2, core_pb2
 
@@ -111,17 +111,19 @@ async def slow_start_batch(count: int, initial: int,
 
 
 def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Exception | None,
-                     min_ready: float, now: float) -> Any:
+                     min_ready: float, now: float,
+                     facts: Callable[[core_pb2.Pod], PodFacts] = facts_of) -> Any:
     """The owner's new status from its active pods (``min_ready`` already scaled)."""
     status = clone(owner.status)
     template = labels.from_labels(owner.spec.template.metadata.labels)
     fully_labeled = ready = available = 0
     for pod in pods:
-        if template.matches(pod.metadata.labels):
+        known = facts(pod)
+        if template.matches(known.labels):
             fully_labeled += 1
-        if is_ready(pod):
+        if known.ready:
             ready += 1
-            if is_available(pod, min_ready, now):
+            if known.available(min_ready, now):
                 available += 1
     failure = next((c for c in status.conditions if c.type == REPLICA_FAILURE), None)
     if manage_error is not None and failure is None:
@@ -140,16 +142,17 @@ def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Excepti
     return status
 
 
-def next_availability(pods: list[core_pb2.Pod], min_ready: float, now: float) -> float | None:
+def next_availability(pods: list[core_pb2.Pod], min_ready: float, now: float,
+                      facts: Callable[[core_pb2.Pod], PodFacts] = facts_of) -> float | None:
     """Seconds until the next ready pod becomes available, or None if none is waiting."""
     if min_ready <= 0:
         return None
     soonest: float | None = None
     for pod in pods:
-        ready = condition(pod, "Ready")
-        if ready is None or ready.status != "True" or is_available(pod, min_ready, now):
+        known = facts(pod)
+        if not known.ready or known.available(min_ready, now):
             continue
-        remaining = parse_time(ready.last_transition_time) + min_ready - now
+        remaining = known.ready_since + min_ready - now
         soonest = remaining if soonest is None else min(soonest, remaining)
     return soonest
 
@@ -207,6 +210,7 @@ class ReplicaSetController(Controller):
         self.pods.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
         self.pods.add_indexer(ORPHANS_INDEX, orphans_by_namespace)
         self._selectors: dict[tuple[str, int], labels.Selector | None] = {}
+        self.facts = PodFactsCache()
         self.owners.add_handler(self._owner_added, self._owner_updated, self._owner_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -279,6 +283,7 @@ class ReplicaSetController(Controller):
             self.enqueue(key_of(owner))
 
     def _pod_updated(self, old: core_pb2.Pod, new: core_pb2.Pod) -> None:
+        self.facts.forget(old)
         if old.metadata.resource_version == new.metadata.resource_version:
             return
         labels_changed = old.metadata.labels != new.metadata.labels
@@ -303,6 +308,8 @@ class ReplicaSetController(Controller):
                 self.enqueue(key_of(owner))
 
     def _pod_deleted(self, pod: core_pb2.Pod) -> None:
+        if not pod.metadata.deletion_timestamp:
+            self.facts.forget(pod)  # gone (a terminating pod is still in the informer)
         ref = controller_of(pod)
         if ref is None:
             return
@@ -324,9 +331,11 @@ class ReplicaSetController(Controller):
         if selector is None:
             return
         candidates = self._candidates(owner)
+        facts = self.facts
         manager = RefManager(self.client, owner,
-                             lambda pod: selector.matches(pod.metadata.labels),
-                             recheck_deletion_timestamp(self.client, owner))
+                             lambda pod: selector.matches(facts(pod).labels),
+                             recheck_deletion_timestamp(self.client, owner),
+                             lambda pod: facts(pod).controller_uid)
         try:
             pods = await manager.claim(candidates)
         except AdoptionRefusedError as exc:
@@ -340,9 +349,9 @@ class ReplicaSetController(Controller):
                 manage_error = exc
         min_ready = owner.spec.min_ready_seconds * self.timing.scale
         now = time.time()
-        status = calculate_status(owner, pods, manage_error, min_ready, now)
+        status = calculate_status(owner, pods, manage_error, min_ready, now, facts)
         await self._write_status(owner, status)
-        wait = next_availability(pods, min_ready, now)
+        wait = next_availability(pods, min_ready, now, facts)
         if manage_error is None and wait is not None:
             self.queue.add_after(key, max(wait, 0.0) + 0.01)
         if manage_error is not None:
@@ -352,7 +361,8 @@ class ReplicaSetController(Controller):
         """Active pods we control plus active orphans in our namespace."""
         owned = self.pods.by_index(CONTROLLER_UID_INDEX, owner.metadata.uid)
         orphans = self.pods.by_index(ORPHANS_INDEX, owner.metadata.namespace)
-        return [p for p in owned + orphans if is_active(p)]
+        facts = self.facts
+        return [p for p in owned + orphans if facts(p).active]
 
     async def _manage_replicas(self, key: str, owner: Any, pods: list[core_pb2.Pod]) -> None:
         desired = desired_replicas(owner)
