@@ -86,7 +86,7 @@ def rows_of(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def _main(options: argparse.Namespace) -> dict[str, Any]:
     load = load_note()
-    cluster = BenchCluster(profile=options.profile)
+    cluster = BenchCluster(profile=options.profile, launcher=options.launcher)
     with cluster:
         try:
             names = [f"node-{i:04d}" for i in range(options.nodes)]
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=10.0, help="rounds of calls per second")
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--launcher", choices=("fork", "exec"), default="fork")
     options = parser.parse_args()
     data = asyncio.run(_main(options))
     print(table(rows_of(data["latency"]), ["verb", "count", "p50_ms", "p99_ms", "max_ms"]))

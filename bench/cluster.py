@@ -54,14 +54,15 @@ class BenchCluster:
 
     def __init__(self, *, profile: str = "fast", timing: Mapping[str, str] | None = None,
                  capacity: Mapping[str, str] | None = None, workdir: Path | None = None,
-                 extra_env: Mapping[str, str] | None = None):
+                 extra_env: Mapping[str, str] | None = None, launcher: str = "exec"):
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="kemu-bench-")
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.profile = profile
         self.capacity = dict(capacity or {})
         self.local = LocalCluster(self.workdir, timing_profile=profile,
                                   timing_overrides=timing, external_etcd=True,
-                                  log_level="warning", extra_env=extra_env)
+                                  log_level="warning", extra_env=extra_env,
+                                  kubelet_launcher=launcher)
         self.client: GrpcClient | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -140,6 +141,20 @@ class BenchCluster:
     async def revision(self) -> int:
         async with self._etcd() as store:
             return await store.current_revision()
+
+    def etcd_calls(self) -> Counter[str]:
+        """etcd's own count of the gRPC calls it has answered, by method (Range, Txn ...)."""
+        import urllib.request
+
+        counts: Counter[str] = Counter()
+        with urllib.request.urlopen(f"{self.local.etcd_endpoint}/metrics", timeout=10) as reply:
+            for line in reply.read().decode().splitlines():
+                if not line.startswith("grpc_server_handled_total{"):
+                    continue
+                labels, _, value = line.rpartition(" ")
+                method = labels.split('grpc_method="', 1)[1].split('"', 1)[0]
+                counts[method] += int(float(value))
+        return counts
 
     async def count_writes(self, after: int, until: int) -> Counter[str]:
         """etcd writes in (after, until], by resource (``pods``, ``events`` ...)."""

@@ -86,6 +86,7 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
             await clock.start()
             meter = CpuMeter({**cluster.pids(), **cluster.node_pids()})
             bench_cpu = cpu_seconds(_self_pid())
+            calls_before = cluster.etcd_calls()
             before = await cluster.revision()
             profilers = _profilers(cluster, f"burst{replicas}") if spy else []
             meter.start()
@@ -102,6 +103,7 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
             # The writes that trail the last Running pod (events, status) belong to the run.
             after = await cluster.settle(after)
             cpu_used = meter.seconds()
+            calls = cluster.etcd_calls() - calls_before
             counts = await cluster.count_writes(before, after)
         finally:
             await cluster.close()
@@ -118,7 +120,7 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
         "startup_max_s": latency["max"], **_phase_row(clock),
         **_writes_row(counts, len(running)),
         "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, bench_cpu / elapsed),
-        **_cpu_per_pod(cpu_used, len(running)), **load,
+        **_cpu_per_pod(cpu_used, len(running)), **_calls_per_pod(calls, len(running)), **load,
     }
     _bound(row)
     return row
@@ -152,6 +154,7 @@ async def churn(rate: float, seconds: float, lifetime: float, nodes: int, profil
             clock = PodClock(client, NAMESPACE, on_event=on_event)
             await clock.start()
             meter = CpuMeter({**cluster.pids(), **cluster.node_pids()})
+            calls_before = cluster.etcd_calls()
             before = await cluster.revision()
             meter.start()
             started = time.monotonic()
@@ -180,6 +183,7 @@ async def churn(rate: float, seconds: float, lifetime: float, nodes: int, profil
                 task.cancel()
             await clock.stop()
             cpu_used = meter.seconds()
+            calls = cluster.etcd_calls() - calls_before
             counts = await cluster.count_writes(before, after)
         finally:
             await cluster.close()
@@ -191,7 +195,7 @@ async def churn(rate: float, seconds: float, lifetime: float, nodes: int, profil
         "startup_p50_s": latency["p50"], "startup_p99_s": latency["p99"],
         "startup_max_s": latency["max"], "deleted": len(clock.deleted), **_phase_row(clock),
         **_writes_row(counts, total), "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, 0.0),
-        **_cpu_per_pod(cpu_used, total), **load,
+        **_cpu_per_pod(cpu_used, total), **_calls_per_pod(calls, total), **load,
     }
     _bound(row)
     return row
@@ -245,6 +249,13 @@ def _cpu_per_pod(used: dict[str, float], pods: int) -> dict[str, float]:
             "kubelet_cpu_ms_per_pod": 1000 * kubelets / pods}
 
 
+def _calls_per_pod(calls: Counter[str], pods: int) -> dict[str, Any]:
+    """etcd round trips per pod, as etcd counted them (the bench's own few included)."""
+    pods = max(1, pods)
+    return {"etcd_reads_per_pod": calls["Range"] / pods, "etcd_txns_per_pod": calls["Txn"] / pods,
+            "etcd_calls": dict(calls.most_common())}
+
+
 def _bound(row: dict[str, Any]) -> None:
     per_pod = row["writes_per_pod"] or 1.0
     row["bound_pods_per_s"] = row["ceiling_writes_per_s"] / per_pod
@@ -254,7 +265,8 @@ def _bound(row: dict[str, Any]) -> None:
 COLUMNS = ["workload", "replicas", "seconds", "pods_per_s", "pods_per_s_steady",
            "startup_p50_s", "startup_p99_s", "to_bound_p99_s", "bound_to_running_p99_s",
            "writes_per_pod", "bound_pods_per_s",
-           "ratio_to_bound", "cpu_controlplane", "cp_cpu_ms_per_pod", "etcd_cpu_ms_per_pod",
+           "ratio_to_bound", "etcd_reads_per_pod", "etcd_txns_per_pod", "cpu_controlplane",
+           "cp_cpu_ms_per_pod", "etcd_cpu_ms_per_pod",
            "kubelet_cpu_ms_per_pod", "load1"]
 
 

@@ -9,6 +9,7 @@ per process kind, control-plane and etcd memory, and one kubelet's memory (RSS, 
 the private pages one more node costs).
 
     python -m bench.scale [--steps 50,100,200,300,400,500,600,800,1000] [--seconds 60]
+                          [--launcher fork|exec]
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ async def _main(options: argparse.Namespace) -> tuple[list[dict[str, Any]], str]
     sizes = [int(s) for s in options.steps.split(",") if s]
     rows: list[dict[str, Any]] = []
     stopped = "all sizes passed"
-    cluster = BenchCluster(profile="default")
+    cluster = BenchCluster(profile="default", launcher=options.launcher)
     with cluster:
         try:
             await cluster.ensure_namespace(NAMESPACE)
@@ -139,6 +140,9 @@ def main() -> None:
                         help="seconds after all nodes are Ready before measuring")
     parser.add_argument("--join-timeout", type=float, default=120.0)
     parser.add_argument("--min-free-gib", type=float, default=2.0)
+    parser.add_argument("--launcher", choices=("fork", "exec"), default="fork",
+                        help="kubelets forked from a preloaded zygote, or each a fresh "
+                             "interpreter (LocalCluster kubelet_launcher)")
     options = parser.parse_args()
     rows, stopped = asyncio.run(_main(options))
     print()
