@@ -18,8 +18,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from bench.cluster import BenchCluster, load_note
-from bench.common import summary, table, write_result
+from bench.cluster import BenchCluster
+from bench.common import load_note, summary, table, write_result
 from kemu.api.errors import ApiError
 from kemu.client.grpc_client import GrpcClient
 from kemu.v1 import core_pb2

@@ -22,7 +22,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from bench.common import summary
-from bench.procstat import Memory, load_average, memory
+from bench.procstat import Memory, memory
 from controlplane.storage.etcd import EtcdStore
 from kemu.api.errors import ApiError, Code
 from kemu.client.grpc_client import GrpcClient
@@ -42,11 +42,6 @@ def pod_template(labels: Mapping[str, str]) -> core_pb2.PodTemplateSpec:
 
 def node_ready(node: core_pb2.Node) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
-
-
-def load_note() -> dict[str, float]:
-    one, five, fifteen = load_average()
-    return {"load1": round(one, 2), "load5": round(five, 2), "load15": round(fifteen, 2)}
 
 
 class BenchCluster:

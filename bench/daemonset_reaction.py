@@ -17,8 +17,8 @@ import asyncio
 import time
 from typing import Any
 
-from bench.cluster import BenchCluster, Watcher, load_note, pod_template
-from bench.common import summary, table, write_result
+from bench.cluster import BenchCluster, Watcher, pod_template
+from bench.common import load_note, summary, table, write_result
 from controlplane.controllers.daemonset.template import target_node_name
 from kemu.v1 import apps_pb2, core_pb2
 

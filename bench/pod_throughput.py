@@ -27,8 +27,8 @@ from collections import Counter
 from typing import Any
 
 from bench import store_ceiling
-from bench.cluster import BenchCluster, PodClock, load_note, pod_template
-from bench.common import RESULTS, percentile, summary, table, write_result
+from bench.cluster import BenchCluster, PodClock, pod_template
+from bench.common import RESULTS, load_note, percentile, summary, table, write_result
 from bench.procstat import CpuMeter, cpu_seconds
 from bench.profiling import Profiler, top
 from kemu.api.errors import ApiError
@@ -39,7 +39,7 @@ NAMESPACE = "bench"
 WORKLOAD_RESOURCES = ("pods", "events", "replicasets", "deployments", "controllerrevisions")
 
 
-async def store_ceiling_writes_per_s(writes: int = 2000) -> float:
+async def store_ceiling_writes_per_s(writes: int = 5000) -> float:
     """The best concurrent create rate of one Python process on a private etcd (no fsync,
     as LocalCluster runs it)."""
     rows = await store_ceiling._run(writes, [32, 128], fsync=False)

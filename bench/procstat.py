@@ -67,13 +67,6 @@ def available_memory_mib() -> float:
     return 0.0
 
 
-def load_average() -> tuple[float, float, float]:
-    try:
-        return os.getloadavg()
-    except OSError:
-        return (0.0, 0.0, 0.0)
-
-
 class CpuMeter:
     """CPU used by a set of processes between ``start`` and ``stop``, as cores busy."""
 

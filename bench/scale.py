@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 from bench.api_latency import NAMESPACE, probe
-from bench.cluster import BenchCluster, load_note, node_ready
-from bench.common import table, write_result
+from bench.cluster import BenchCluster, node_ready
+from bench.common import load_note, table, write_result
 from bench.procstat import CpuMeter, Memory, available_memory_mib, memory
 from kemu.v1 import core_pb2
 
