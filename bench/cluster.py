@@ -54,10 +54,12 @@ class BenchCluster:
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.profile = profile
         self.capacity = dict(capacity or {})
+        # Only named when not the default, so the bench also drives older LocalClusters
+        # (before/after comparisons of the product code).
+        options: dict[str, Any] = {"kubelet_launcher": launcher} if launcher != "exec" else {}
         self.local = LocalCluster(self.workdir, timing_profile=profile,
                                   timing_overrides=timing, external_etcd=True,
-                                  log_level="warning", extra_env=extra_env,
-                                  kubelet_launcher=launcher)
+                                  log_level="warning", extra_env=extra_env, **options)
         self.client: GrpcClient | None = None
 
     # -- lifecycle ------------------------------------------------------------------------

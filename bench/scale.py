@@ -22,8 +22,9 @@ from typing import Any
 
 from bench.api_latency import NAMESPACE, probe
 from bench.cluster import BenchCluster, node_ready
-from bench.common import load_note, table, write_result
+from bench.common import RESULTS, load_note, table, write_result
 from bench.procstat import CpuMeter, Memory, available_memory_mib, memory
+from bench.profiling import Profiler, top
 from kemu.v1 import core_pb2
 
 SLO_SECONDS = 1.0
@@ -67,9 +68,13 @@ async def step(cluster: BenchCluster, size: int, options: argparse.Namespace) ->
     joined = time.monotonic() - started
     await asyncio.sleep(options.warmup)
     meter = CpuMeter({**cluster.pids(), **cluster.node_pids()})
+    spy = Profiler(cluster.pids()["controlplane"], RESULTS / f"profile-scale-{size}.txt")
+    spying = options.spy and spy.start()
     meter.start()
     latency = await probe(cluster.api, options.seconds, options.rate)
     cpu = meter.stop()
+    if spying and (path := spy.stop()) is not None:
+        print(f"control-plane profile at {size} nodes:\n{top(path, 15)}", flush=True)
     not_ready = await _not_ready(cluster)
     mutating = latency["mutating"]
     row: dict[str, Any] = {
@@ -140,6 +145,8 @@ def main() -> None:
                         help="seconds after all nodes are Ready before measuring")
     parser.add_argument("--join-timeout", type=float, default=120.0)
     parser.add_argument("--min-free-gib", type=float, default=2.0)
+    parser.add_argument("--spy", action="store_true",
+                        help="profile the control plane with py-spy during each probe")
     parser.add_argument("--launcher", choices=("fork", "exec"), default="fork",
                         help="kubelets forked from a preloaded zygote, or each a fresh "
                              "interpreter (LocalCluster kubelet_launcher)")
