@@ -51,6 +51,15 @@ def _git_revision() -> str:
         return ""
 
 
+def load_note() -> dict[str, float]:
+    """The machine's load averages now: every figure is reported with them."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        one = five = fifteen = 0.0
+    return {"load1": round(one, 2), "load5": round(five, 2), "load15": round(fifteen, 2)}
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), nearest-rank; 0.0 for no values."""
     if not values:

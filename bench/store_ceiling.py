@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import summary, table, write_result
+from bench.common import load_note, summary, table, write_result
 from controlplane.etcd_process import EmbeddedEtcd, EtcdConfig
 from controlplane.storage.etcd import EtcdStore
 
@@ -66,11 +66,13 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32,128")
     options = parser.parse_args()
     levels = [int(x) for x in options.concurrency.split(",")]
+    load = load_note()
     rows: list[dict[str, Any]] = []
     for fsync in (True, False):
         rows += asyncio.run(_run(options.writes, levels, fsync))
     print(table(rows, ["fsync", "concurrency", "writes", "writes_per_s", "p50_ms", "p99_ms"]))
-    path = write_result("store_ceiling", {"rows": rows})
+    print(f"load before: {load['load1']}")
+    path = write_result("store_ceiling", {"rows": rows, **load})
     print(f"\nwritten to {path}")
 
 

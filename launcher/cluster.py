@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from controlplane.etcd_process import free_port
 
@@ -94,7 +95,7 @@ class LocalCluster:
                  timing_overrides: Mapping[str, str] | None = None,
                  etcd_unsafe_no_fsync: bool = True, controllers: str = "*",
                  external_etcd: bool = False, log_level: str = "info",
-                 extra_env: Mapping[str, str] | None = None):
+                 extra_env: Mapping[str, str] | None = None, kubelet_launcher: str = "exec"):
         self.workdir = workdir
         self.timing_profile = timing_profile
         self.timing_overrides = dict(timing_overrides or {})
@@ -108,6 +109,12 @@ class LocalCluster:
         self.control_planes: dict[str, ManagedProcess] = {}
         self.nodes: dict[str, ManagedProcess] = {}
         self.node_specs: dict[str, NodeSpec] = {}
+        # "exec": each kubelet a fresh interpreter; "fork": forked from a preloaded zygote
+        # (launcher/zygote.py), still one process per node, with far less memory per node.
+        if kubelet_launcher not in ("exec", "fork"):
+            raise ValueError(f"kubelet_launcher must be 'exec' or 'fork', not {kubelet_launcher!r}")
+        self.kubelet_launcher = kubelet_launcher
+        self._zygote: Any = None
 
     # -- addresses ------------------------------------------------------------------------
     @property
@@ -206,11 +213,21 @@ class LocalCluster:
         spec = NodeSpec(name, dict(labels or {}), list(taints), dict(capacity or {}),
                         list(extra_args))
         self.node_specs[name] = spec
-        process = ManagedProcess(name, self._kubelet_command(spec),
-                                 self.workdir / "logs" / f"{name}.log", self.env)
+        process = self._node_process(spec)
         process.start()
         self.nodes[name] = process
         return process
+
+    def _node_process(self, spec: NodeSpec) -> ManagedProcess:
+        command = self._kubelet_command(spec)
+        log = self.workdir / "logs" / f"{spec.name}.log"
+        if self.kubelet_launcher == "fork":
+            from launcher.forked import ForkedProcess, Zygote
+
+            if self._zygote is None:
+                self._zygote = Zygote(self.env, self.workdir / "logs" / "zygote.log")
+            return ForkedProcess(spec.name, command, log, self.env, zygote=self._zygote)
+        return ManagedProcess(spec.name, command, log, self.env)
 
     def _kubelet_command(self, spec: NodeSpec) -> list[str]:
         args = ["kubelet", "--node-name", spec.name, "--server", ",".join(self.servers()),
@@ -237,8 +254,7 @@ class LocalCluster:
 
     def restart_node(self, name: str) -> ManagedProcess:
         self.nodes[name].stop()
-        process = ManagedProcess(name, self._kubelet_command(self.node_specs[name]),
-                                 self.workdir / "logs" / f"{name}.log", self.env)
+        process = self._node_process(self.node_specs[name])
         process.start()
         self.nodes[name] = process
         return process
@@ -247,6 +263,8 @@ class LocalCluster:
     def stop(self) -> None:
         for process in self.nodes.values():
             process.stop(timeout=5)
+        if self._zygote is not None:
+            self._zygote.stop()
         for plane in self.control_planes.values():
             plane.stop(timeout=15)
         if self.etcd:

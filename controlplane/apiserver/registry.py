@@ -3,7 +3,9 @@
 Every write is a compare-and-swap on the key's revision: an update names the resourceVersion it
 read, and a stale one is a Conflict, never a silent overwrite. Server-side read-modify-write
 operations (patch, bind, delete's bookkeeping) loop on conflicts against the latest object, so
-they never lose another writer's change either.
+they never lose another writer's change either. Their first attempt starts from the watch
+cache's copy (one etcd round trip instead of two when the cache is current, as it nearly always
+is); any doubt about that copy sends them back to a read from etcd.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from controlplane.apiserver.objects import (
 )
 from controlplane.apiserver.strategy import Strategy
 from controlplane.apiserver.watchcache import CacheEvent, Filter, WatchCache
-from controlplane.storage import ConflictError, KeyExistsError, KeyNotFoundError, Store
+from controlplane.storage import (
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    Store,
+    StoreUnavailableError,
+)
 from kemu.api import codec, errors
 from kemu.api.errors import ApiError, FieldError
 from kemu.api.kinds import Kind
@@ -185,13 +193,26 @@ class Registry:
             raise self._invalid(meta.name, [errors.invalid(
                 "metadata.resourceVersion", meta.resource_version,
                 "must be an integer")]) from None
-        old, revision = await self._read(meta.namespace, meta.name)
+        cached = self.cache.get(self.kind, self.key(meta.namespace, meta.name))
+        if cached is not None and int(cached.metadata.resource_version) == expected:
+            # The cache holds exactly the version the caller read: the same object etcd
+            # returns for that revision, and the compare-and-swap below still guards it.
+            old, revision = clone(cached), expected
+        else:
+            old, revision = await self._read(meta.namespace, meta.name)
         if revision != expected:
             raise self._conflict(meta.name)
         return await self._write_update(obj, old, revision, dry_run, status)
 
     async def _write_update(self, new: Any, old: Any, revision: int, dry_run: bool,
                             status: bool) -> Any:
+        self._prepare_update(new, old, status)
+        if new == old or dry_run:
+            return new if dry_run else old
+        return await self._store_update(new, revision)
+
+    def _prepare_update(self, new: Any, old: Any, status: bool) -> None:
+        """Strategy preparation and validation of ``new`` over ``old``; raises Invalid."""
         if status:
             self.strategy.prepare_for_status_update(new, old)
             found = self.strategy.validate_status_update(new, old)
@@ -203,9 +224,6 @@ class Registry:
         if found:
             raise self._invalid(new.metadata.name, found)
         new.metadata.resource_version = old.metadata.resource_version
-        if new == old or dry_run:
-            return new if dry_run else old
-        return await self._store_update(new, revision)
 
     @staticmethod
     def _keep_server_fields(new: Any, old: Any) -> None:
@@ -244,6 +262,10 @@ class Registry:
 
         ``mutate`` returns the new object, or None to leave the stored one as it is.
         """
+        if not dry_run:
+            written = await self._update_cached(namespace, name, mutate, status)
+            if written is not None:
+                return written
         while True:
             old, revision = await self._read(namespace, name)
             new = mutate(clone(old))
@@ -259,6 +281,9 @@ class Registry:
     async def guaranteed_update_raw(self, namespace: str, name: str, mutate: Mutation) -> Any:
         """Like guaranteed_update, for server-owned writes that set spec and status together
         (binding a pod): no strategy preparation, only validation."""
+        written = await self._update_cached(namespace, name, mutate, None)
+        if written is not None:
+            return written
         while True:
             old, revision = await self._read(namespace, name)
             new = mutate(clone(old))
@@ -272,6 +297,38 @@ class Registry:
             except ApiError as exc:
                 if exc.reason != errors.Reason.CONFLICT.value:
                     raise
+
+    async def _update_cached(self, namespace: str, name: str, mutate: Mutation,
+                             status: bool | None) -> Any | None:
+        """One read-modify-write attempt on the watch cache's copy instead of a read from etcd.
+
+        The write is a compare-and-swap on the cached revision, so a stale copy can only make
+        it fail, never overwrite a newer object. Anything short of a successful write — a
+        conflict, the object missing, ``mutate`` refusing or finding nothing to change, an
+        invalid result — returns None and the caller starts over from etcd, so what the caller
+        finally sees is decided on the stored object, as before. ``status`` None means a raw
+        update (guaranteed_update_raw).
+        """
+        cached = self.cache.get(self.kind, self.key(namespace, name))
+        if cached is None:
+            return None
+        try:
+            new = mutate(clone(cached))
+            if new is None:
+                return None
+            if status is None:
+                if self.strategy.validate_raw_update(new, cached):
+                    return None
+            else:
+                self._stamp_type(new)
+                self._prepare_update(new, cached, status)
+                if new == cached:
+                    return None
+            return await self._store_update(new, int(cached.metadata.resource_version))
+        except StoreUnavailableError:
+            raise  # the write may have happened: report it as the etcd path would
+        except Exception:
+            return None
 
     # -- patch ----------------------------------------------------------------------------
     async def patch(self, namespace: str, name: str, patch_type: str, patch: bytes,

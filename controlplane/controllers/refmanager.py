@@ -69,22 +69,36 @@ async def _recheck(client: ApiClient, owner: Any) -> AdoptionRefusedError | None
     return None
 
 
+def _controller_uid(obj: Any) -> str | None:
+    ref = controller_of(obj)
+    return ref.uid if ref is not None else None
+
+
 class RefManager:
     """Claims objects of one kind for one owner."""
 
     def __init__(self, client: ApiClient, owner: Any, match: Callable[[Any], bool],
-                 can_adopt: Callable[[], Awaitable[None]]):
+                 can_adopt: Callable[[], Awaitable[None]],
+                 controller_uid: Callable[[Any], str | None] | None = None):
         self.client = client
         self.owner = owner
         self.match = match
         self.can_adopt = can_adopt
+        # The UID an object's controller reference names (None without one); a caller that
+        # caches it per object passes its own.
+        self.controller_uid = controller_uid or _controller_uid
 
     async def claim(self, candidates: Iterable[T]) -> list[T]:
         """The candidates we own after adopting and releasing; the first failure is raised
         after every candidate has been tried."""
         claimed: list[T] = []
         failure: Exception | None = None
+        owner_uid = self.owner.metadata.uid
         for obj in candidates:
+            # The common case, decided without a coroutine: ours and still selected, kept.
+            if self.controller_uid(obj) == owner_uid and self.match(obj):
+                claimed.append(obj)
+                continue
             try:
                 if await self._claim_one(obj):
                     claimed.append(obj)

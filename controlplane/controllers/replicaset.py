@@ -32,6 +32,7 @@ from controlplane.controllers.base import Controller
 from controlplane.controllers.expectations import EXPECTATIONS_TTL, Expectations
 from controlplane.controllers.informer import Informer, by_controller_uid
 from controlplane.controllers.podcontrol import PodControl, pod_from_template
+from controlplane.controllers.podfacts import PodFacts, PodFactsCache, facts_of
 from controlplane.controllers.readiness import ReadyTimes
 from controlplane.controllers.refmanager import (
     AdoptionRefusedError,
@@ -42,13 +43,7 @@ from controlplane.controllers.registry import ControllerContext, register
 from kemu.api import kinds, labels
 from kemu.api.errors import ApiError, Code
 from kemu.api.meta import controller_of, key_of, now_rfc3339
-from kemu.api.pods import (
-    ReadySince,
-    is_active,
-    is_available,
-    is_ready,
-    stamped_ready_since,
-)
+from kemu.api.pods import ReadySince, stamped_ready_since
 from kemu.client.interface import clone
 from kemu.v1 import apps_pb2, core_pb2
 
@@ -119,17 +114,19 @@ async def slow_start_batch(count: int, initial: int,
 
 def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Exception | None,
                      min_ready: float, now: float,
+                     facts: Callable[[core_pb2.Pod], PodFacts] = facts_of,
                      ready_since: ReadySince = stamped_ready_since) -> Any:
     """The owner's new status from its active pods (``min_ready`` already scaled)."""
     status = clone(owner.status)
     template = labels.from_labels(owner.spec.template.metadata.labels)
     fully_labeled = ready = available = 0
     for pod in pods:
-        if template.matches(pod.metadata.labels):
+        known = facts(pod)
+        if template.matches(known.labels):
             fully_labeled += 1
-        if is_ready(pod):
+        if known.ready:
             ready += 1
-            if is_available(pod, min_ready, now, ready_since):
+            if _available(pod, known, min_ready, now, ready_since):
                 available += 1
     failure = next((c for c in status.conditions if c.type == REPLICA_FAILURE), None)
     if manage_error is not None and failure is None:
@@ -148,15 +145,29 @@ def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Excepti
     return status
 
 
+def _available(pod: core_pb2.Pod, known: PodFacts, min_ready: float, now: float,
+               ready_since: ReadySince) -> bool:
+    """Ready for ``min_ready`` seconds (kemu.api.pods.is_available, readiness from the facts)."""
+    if not known.ready:
+        return False
+    if min_ready <= 0:
+        return True
+    since = ready_since(pod)
+    return since is not None and since + min_ready <= now
+
+
 def next_availability(pods: list[core_pb2.Pod], min_ready: float, now: float,
+                      facts: Callable[[core_pb2.Pod], PodFacts] = facts_of,
                       ready_since: ReadySince = stamped_ready_since) -> float | None:
     """Seconds until the next ready pod becomes available, or None if none is waiting."""
     if min_ready <= 0:
         return None
     soonest: float | None = None
     for pod in pods:
+        if not facts(pod).ready:
+            continue
         since = ready_since(pod)
-        if since is None or is_available(pod, min_ready, now, ready_since):
+        if since is None or since + min_ready <= now:
             continue
         remaining = since + min_ready - now
         soonest = remaining if soonest is None else min(soonest, remaining)
@@ -216,6 +227,7 @@ class ReplicaSetController(Controller):
         self.pods.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
         self.pods.add_indexer(ORPHANS_INDEX, orphans_by_namespace)
         self._selectors: dict[tuple[str, int], labels.Selector | None] = {}
+        self.facts = PodFactsCache()
         self.owners.add_handler(self._owner_added, self._owner_updated, self._owner_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.ready_times = ReadyTimes()
@@ -290,6 +302,7 @@ class ReplicaSetController(Controller):
             self.enqueue(key_of(owner))
 
     def _pod_updated(self, old: core_pb2.Pod, new: core_pb2.Pod) -> None:
+        self.facts.forget(old)
         if old.metadata.resource_version == new.metadata.resource_version:
             return
         labels_changed = old.metadata.labels != new.metadata.labels
@@ -314,6 +327,8 @@ class ReplicaSetController(Controller):
                 self.enqueue(key_of(owner))
 
     def _pod_deleted(self, pod: core_pb2.Pod) -> None:
+        if not pod.metadata.deletion_timestamp:
+            self.facts.forget(pod)  # gone (a terminating pod is still in the informer)
         ref = controller_of(pod)
         if ref is None:
             return
@@ -335,9 +350,11 @@ class ReplicaSetController(Controller):
         if selector is None:
             return
         candidates = self._candidates(owner)
+        facts = self.facts
         manager = RefManager(self.client, owner,
-                             lambda pod: selector.matches(pod.metadata.labels),
-                             recheck_deletion_timestamp(self.client, owner))
+                             lambda pod: selector.matches(facts(pod).labels),
+                             recheck_deletion_timestamp(self.client, owner),
+                             lambda pod: facts(pod).controller_uid)
         try:
             pods = await manager.claim(candidates)
         except AdoptionRefusedError as exc:
@@ -351,10 +368,10 @@ class ReplicaSetController(Controller):
                 manage_error = exc
         min_ready = owner.spec.min_ready_seconds * self.timing.scale
         now = time.time()
-        status = calculate_status(owner, pods, manage_error, min_ready, now,
+        status = calculate_status(owner, pods, manage_error, min_ready, now, facts,
                                   self.ready_times.since)
         await self._write_status(owner, status)
-        wait = next_availability(pods, min_ready, now, self.ready_times.since)
+        wait = next_availability(pods, min_ready, now, facts, self.ready_times.since)
         if manage_error is None and wait is not None:
             self.queue.add_after(key, max(wait, 0.0) + 0.01)
         if manage_error is not None:
@@ -364,7 +381,8 @@ class ReplicaSetController(Controller):
         """Active pods we control plus active orphans in our namespace."""
         owned = self.pods.by_index(CONTROLLER_UID_INDEX, owner.metadata.uid)
         orphans = self.pods.by_index(ORPHANS_INDEX, owner.metadata.namespace)
-        return [p for p in owned + orphans if is_active(p)]
+        facts = self.facts
+        return [p for p in owned + orphans if facts(p).active]
 
     async def _manage_replicas(self, key: str, owner: Any, pods: list[core_pb2.Pod]) -> None:
         desired = desired_replicas(owner)

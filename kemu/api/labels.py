@@ -39,10 +39,12 @@ class Requirement:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
-        if op in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.IN):
-            return self.key in labels and labels[self.key] in self.values
-        if op in (Operator.NOT_EQUALS, Operator.NOT_IN):
-            return self.key not in labels or labels[self.key] not in self.values
+        if op is Operator.EQUALS or op is Operator.IN or op is Operator.DOUBLE_EQUALS:
+            value = labels.get(self.key)
+            return value is not None and value in self.values
+        if op is Operator.NOT_EQUALS or op is Operator.NOT_IN:
+            value = labels.get(self.key)
+            return value is None or value not in self.values
         if op is Operator.EXISTS:
             return self.key in labels
         if op is Operator.DOES_NOT_EXIST:
@@ -117,7 +119,11 @@ class Selector:
     def matches(self, labels: Mapping[str, str]) -> bool:
         if self.matches_nothing:
             return False
-        return all(r.matches(labels) for r in self.requirements)
+        # A loop rather than all(generator): selectors run once per pod per controller sync.
+        for requirement in self.requirements:  # noqa: SIM110
+            if not requirement.matches(labels):
+                return False
+        return True
 
     def empty(self) -> bool:
         return not self.requirements and not self.matches_nothing

@@ -1,0 +1,137 @@
+"""Server-side read-modify-write starts from the watch cache's copy; a stale copy must never
+decide the outcome (real etcd, an in-process API whose watch cache is stopped to make it stale).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from controlplane.apiserver.api import Api
+from controlplane.storage.etcd import EtcdStore
+from kemu.api.errors import ApiError, Code
+from kemu.timing import FAST
+from kemu.v1 import core_pb2
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def api(store: EtcdStore) -> AsyncIterator[Api]:
+    instance = Api(store, FAST)
+    await instance.start()
+    yield instance
+    await instance.stop()
+
+
+def _name() -> str:
+    return f"cached-{uuid.uuid4().hex[:10]}"
+
+
+async def _config_map(api: Api, name: str, value: str) -> core_pb2.ConfigMap:
+    config = core_pb2.ConfigMap()
+    config.metadata.name = name
+    config.metadata.namespace = "default"
+    config.data["value"] = value
+    created: core_pb2.ConfigMap = await api.registry("ConfigMap").create(config)
+    assert await api.cache.wait_for_revision(int(created.metadata.resource_version), 5)
+    return created
+
+
+async def test_fresh_cache_update_applies_the_change(api: Api) -> None:
+    name = _name()
+    await _config_map(api, name, "one")
+
+    def add(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap:
+        config.data["extra"] = "yes"
+        return config
+
+    updated = await api.registry("ConfigMap").guaranteed_update("default", name, add)
+    stored = await api.registry("ConfigMap").get("default", name)
+    assert dict(stored.data) == {"value": "one", "extra": "yes"}
+    assert stored.metadata.resource_version == updated.metadata.resource_version
+
+
+async def test_stale_cache_copy_never_loses_a_newer_write(api: Api) -> None:
+    registry = api.registry("ConfigMap")
+    name = _name()
+    created = await _config_map(api, name, "one")
+    await api.cache.stop()  # from here on the cache holds the old copy
+    newer = core_pb2.ConfigMap()
+    newer.CopyFrom(created)
+    newer.data["value"] = "two"
+    await registry.update(newer)
+
+    def add(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap:
+        config.data["extra"] = "yes"
+        return config
+
+    await registry.guaranteed_update("default", name, add)
+    stored = await registry.get("default", name)
+    assert dict(stored.data) == {"value": "two", "extra": "yes"}
+
+
+async def test_no_change_on_a_stale_copy_is_checked_against_the_stored_object(api: Api) -> None:
+    registry = api.registry("ConfigMap")
+    name = _name()
+    created = await _config_map(api, name, "one")
+    await api.cache.stop()
+    newer = core_pb2.ConfigMap()
+    newer.CopyFrom(created)
+    newer.data["value"] = "two"
+    await registry.update(newer)
+
+    def set_one(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap | None:
+        if config.data["value"] == "one":
+            return None  # nothing to do, judged on the stale copy
+        config.data["value"] = "one"
+        return config
+
+    result = await registry.guaranteed_update("default", name, set_one)
+    stored = await registry.get("default", name)
+    assert stored.data["value"] == "one"
+    assert result.metadata.resource_version == stored.metadata.resource_version
+
+
+async def test_a_refusal_comes_from_the_stored_object_not_the_stale_copy(api: Api) -> None:
+    name = _name()
+    pod = core_pb2.Pod()
+    pod.metadata.name = name
+    pod.metadata.namespace = "default"
+    pod.spec.containers.add(name="app", image="nginx:1.25")
+    created = await api.registry("Pod").create(pod)
+    assert await api.cache.wait_for_revision(int(created.metadata.resource_version), 5)
+    await api.cache.stop()  # the cache will keep showing the pod unbound
+    await api.bind("default", name, "node-a")
+    with pytest.raises(ApiError) as refused:
+        await api.bind("default", name, "node-b")
+    assert refused.value.code == Code.ABORTED
+    assert 'already assigned to node "node-a"' in refused.value.message
+    stored = await api.registry("Pod").get("default", name)
+    assert stored.spec.node_name == "node-a"
+
+
+async def test_update_is_judged_on_the_stored_revision_whatever_the_cache_holds(api: Api) -> None:
+    registry = api.registry("ConfigMap")
+    name = _name()
+    created = await _config_map(api, name, "one")
+    await api.cache.stop()  # the cache keeps the created version
+    newer = core_pb2.ConfigMap()
+    newer.CopyFrom(created)
+    newer.data["value"] = "two"
+    second = await registry.update(newer)
+    # A writer still holding the first version: refused, though the cache shows that version.
+    stale = core_pb2.ConfigMap()
+    stale.CopyFrom(created)
+    stale.data["value"] = "three"
+    with pytest.raises(ApiError) as refused:
+        await registry.update(stale)
+    assert refused.value.code == Code.ABORTED
+    # A writer holding the stored version: accepted, though the cache has not seen it.
+    current = core_pb2.ConfigMap()
+    current.CopyFrom(second)
+    current.data["value"] = "four"
+    await registry.update(current)
+    assert (await registry.get("default", name)).data["value"] == "four"

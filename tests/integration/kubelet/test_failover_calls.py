@@ -1,0 +1,91 @@
+"""Calls cut off by another call's failover: retried elsewhere, never a silent cancellation.
+
+A control plane that accepts connections and never answers (a frozen process) is the first
+address; the shared control plane is the second. A call that times out on the frozen one fails
+over and closes that channel, which cancels every other call still in flight on it. Those calls
+must end as API errors (or succeed on the next control plane): an ``asyncio.CancelledError``
+would end the kubelet loop that made the call as if the loop itself had been cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kemu.api.errors import ApiError, Code
+from kemu.client.grpc_client import GrpcClient
+from kemu.client.nodeagent import NodeAgentClient
+from kemu.v1 import core_pb2
+from launcher.cluster import LocalCluster
+from tests.integration.kubelet.helpers import unique
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def frozen_address() -> AsyncIterator[str]:
+    """A listener that accepts connections and never says a word."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"127.0.0.1:{port}"
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def _register(client: GrpcClient, name: str) -> None:
+    node = core_pb2.Node()
+    node.metadata.name = name
+    await client.create(node)
+
+
+async def test_a_call_cut_off_by_a_failover_is_retried_on_the_next_control_plane(
+        shared_control_plane: LocalCluster, client: GrpcClient, frozen_address: str) -> None:
+    name = unique("cut-off")
+    await _register(client, name)
+    agent = NodeAgentClient([frozen_address, shared_control_plane.address], name, timeout=1.0,
+                            spread=False)
+    try:
+        first = asyncio.create_task(agent.renew_lease(40))
+        await asyncio.sleep(0.5)
+        # In flight on the frozen channel when the first call times out and fails over.
+        status = core_pb2.NodeStatus()
+        status.conditions.add(type="Ready", status="True", reason="KubeletReady")
+        second = asyncio.create_task(agent.update_node_status(status))
+        results = await asyncio.gather(first, second, return_exceptions=True)
+    finally:
+        await agent.close()
+    assert not any(isinstance(r, asyncio.CancelledError) for r in results), results
+    assert all(not isinstance(r, BaseException) for r in results), results
+    assert agent.server == shared_control_plane.address
+    assert agent.failovers == 1
+
+
+async def test_a_pod_watch_cut_off_by_a_failover_ends_with_an_api_error(
+        shared_control_plane: LocalCluster, client: GrpcClient, frozen_address: str) -> None:
+    name = unique("watch-cut")
+    await _register(client, name)
+    agent = NodeAgentClient([frozen_address, shared_control_plane.address], name, timeout=1.0,
+                            spread=False)
+
+    async def watch() -> None:
+        async for _ in agent.watch_pods():
+            pass
+
+    try:
+        watching = asyncio.create_task(watch())
+        await asyncio.sleep(0.2)
+        await agent.renew_lease(40)  # times out on the frozen one, succeeds on the next
+        with pytest.raises(ApiError) as cut:
+            await asyncio.wait_for(watching, 10)
+    finally:
+        await agent.close()
+    assert cut.value.code == Code.CANCELLED
