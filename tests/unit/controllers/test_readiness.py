@@ -73,8 +73,8 @@ def test_replica_set_status_and_requeue_use_the_precise_time() -> None:
     times.updated(pod(False), ready)
     rs = apps_pb2.ReplicaSet()
     rs.spec.replicas = 1
-    status = calculate_status(rs, [ready], None, 0.5, T + 1.0, times.since)
+    status = calculate_status(rs, [ready], None, 0.5, T + 1.0, ready_since=times.since)
     assert (status.ready_replicas, status.available_replicas) == (1, 0)
-    wait = next_availability([ready], 0.5, T + 1.0, times.since)
+    wait = next_availability([ready], 0.5, T + 1.0, ready_since=times.since)
     assert wait == pytest.approx(0.3)
-    assert calculate_status(rs, [ready], None, 0.5, T + 1.31, times.since).available_replicas == 1
+    assert calculate_status(rs, [ready], None, 0.5, T + 1.31, ready_since=times.since).available_replicas == 1
