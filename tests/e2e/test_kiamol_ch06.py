@@ -203,6 +203,8 @@ async def test_a_daemonset_runs_one_pod_per_node_follows_labels_and_can_orphan_i
     assert sorted(applied.lines) == ["configmap/pi-proxy-configmap created",
                                      "deployment.apps/pi-proxy created", "service/pi-proxy created"]
     await cluster.kemuctl("apply", "-f", path("pi/proxy/update/nginx-hostPath.yaml"), "-n", ns)
+    # The hostPath change is a rollout: three ready pods may still include old ones until it ends.
+    await cluster.kemuctl("rollout", "status", "deploy/pi-proxy", "-n", ns)
     deployed = await running_pods(api, ns, "app=pi-proxy", 3)
 
     # ... then as a DaemonSet with the same selector: it leaves the Deployment's pods alone
