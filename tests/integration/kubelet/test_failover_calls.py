@@ -16,10 +16,11 @@ import pytest
 
 from kemu.api.errors import ApiError, Code
 from kemu.client.grpc_client import GrpcClient
-from kemu.client.nodeagent import NodeAgentClient
+from kemu.client.nodeagent import CUT_OFF, NodeAgentClient
 from kemu.v1 import core_pb2
 from launcher.cluster import LocalCluster
 from tests.integration.kubelet.helpers import unique
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ async def test_a_call_cut_off_by_a_failover_is_retried_on_the_next_control_plane
                             spread=False)
     try:
         first = asyncio.create_task(agent.renew_lease(40))
-        await asyncio.sleep(0.5)
+        await eventually(lambda: agent._stub is not None, what="the first call's channel")
         # In flight on the frozen channel when the first call times out and fails over.
         status = core_pb2.NodeStatus()
         status.conditions.add(type="Ready", status="True", reason="KubeletReady")
@@ -82,10 +83,14 @@ async def test_a_pod_watch_cut_off_by_a_failover_ends_with_an_api_error(
 
     try:
         watching = asyncio.create_task(watch())
-        await asyncio.sleep(0.2)
+        # The watch has opened its stream on the frozen control plane's channel.
+        await eventually(lambda: agent._stub is not None, what="the watch's channel")
         await agent.renew_lease(40)  # times out on the frozen one, succeeds on the next
         with pytest.raises(ApiError) as cut:
             await asyncio.wait_for(watching, 10)
     finally:
         await agent.close()
-    assert cut.value.code == Code.CANCELLED
+    # Unavailable, marked as cut off: the pod manager watches again on the channel that
+    # replaced it (its fail_over(generation) is a no-op, the generation has moved on).
+    assert (cut.value.code, cut.value.reason) == (Code.UNAVAILABLE, CUT_OFF)
+    assert agent.failovers == 1
