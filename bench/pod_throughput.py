@@ -46,8 +46,13 @@ async def store_ceiling_writes_per_s(writes: int = 5000) -> float:
     return max(float(r["writes_per_s"]) for r in rows)
 
 
+# A node's pod CIDR is a /24: 253 pod addresses (.1 is the bridge). A larger pod capacity lets
+# the scheduler bind pods the node cannot give an address (FailedCreatePodSandBox).
+POD_ADDRESSES = 253
+
+
 def _capacity(replicas: int, nodes: int) -> dict[str, str]:
-    return {"pods": str(max(110, math.ceil(replicas / nodes * 1.5)))}
+    return {"pods": str(min(POD_ADDRESSES, max(110, math.ceil(replicas / nodes * 1.5))))}
 
 
 def _deployment(name: str, replicas: int) -> apps_pb2.Deployment:
@@ -73,6 +78,15 @@ async def _start(cluster: BenchCluster, nodes: int) -> float:
     took = await cluster.wait_nodes_ready(names, timeout=120 + 2 * nodes)
     await cluster.ensure_namespace(NAMESPACE)
     return took
+
+
+async def _event_reasons(cluster: BenchCluster) -> dict[str, int]:
+    """Events of the whole cluster by reason (with their counts): what else happened."""
+    events = await cluster.api.list(core_pb2.Event, "")
+    reasons: Counter[str] = Counter()
+    for event in events.items:
+        reasons[event.reason] += max(1, event.count)
+    return dict(reasons.most_common())
 
 
 async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
@@ -105,6 +119,7 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
             cpu_used = meter.seconds()
             calls = cluster.etcd_calls() - calls_before
             counts = await cluster.count_writes(before, after)
+            reasons = await _event_reasons(cluster)
         finally:
             await cluster.close()
     running = sorted(t.running - started for t in clock.pods.values() if t.running)
@@ -114,13 +129,14 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
     latency = summary(clock.latencies())
     row: dict[str, Any] = {
         "workload": "burst", "profile": profile, "nodes": nodes, "replicas": replicas,
-        "completed": done, "running": len(running), "seconds": elapsed,
-        "pods_per_s": len(running) / elapsed, "pods_per_s_steady": steady,
+        "completed": done, "running": len(running), "deleted": len(clock.deleted),
+        "seconds": elapsed, "pods_per_s": len(running) / elapsed, "pods_per_s_steady": steady,
         "startup_p50_s": latency["p50"], "startup_p99_s": latency["p99"],
         "startup_max_s": latency["max"], **_phase_row(clock),
         **_writes_row(counts, len(running)),
         "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, bench_cpu / elapsed),
         **_cpu_per_pod(cpu_used, len(running)), **_calls_per_pod(calls, len(running)), **load,
+        "event_reasons": reasons,
     }
     _bound(row)
     return row
@@ -305,6 +321,9 @@ def main() -> None:
     print(table(rows, COLUMNS))
     for row in rows:
         print(f"{row['workload']} {row['replicas']}: writes by resource {row['writes_by_resource']}")
+        if "event_reasons" in row:
+            print(f"{row['workload']} {row['replicas']}: {row['deleted']} pods deleted; "
+                  f"events by reason {row['event_reasons']}")
     path = write_result("pod_throughput", {"options": vars(options), "rows": rows})
     print(f"\nwritten to {path}")
 

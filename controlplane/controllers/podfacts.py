@@ -10,8 +10,9 @@ cached per object: a pod's facts are computed when a sync first sees that versio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from kemu.api.labels import Selector
 from kemu.api.meta import parse_time
 from kemu.api.pods import FAILED, SUCCEEDED
 from kemu.v1 import core_pb2
@@ -26,6 +27,21 @@ class PodFacts:
     ready: bool
     # When Ready last turned True (seconds since the epoch; 0.0 if not ready or unknown).
     ready_since: float
+    # Selector matches already decided for this version of the pod, by selector object.
+    _matched: dict[int, tuple[Selector, bool]] = field(default_factory=dict, compare=False,
+                                                       repr=False)
+
+    def matches(self, selector: Selector) -> bool:
+        """``selector.matches(labels)``, remembered per selector object: a controller keeps one
+        selector object per owner generation and asks again on every sync."""
+        entry = self._matched.get(id(selector))
+        if entry is not None and entry[0] is selector:
+            return entry[1]
+        result = selector.matches(self.labels)
+        if len(self._matched) > 8:
+            self._matched.clear()
+        self._matched[id(selector)] = (selector, result)
+        return result
 
     def available(self, min_ready_seconds: float, now: float) -> bool:
         """kemu.api.pods.is_available, from the facts."""

@@ -115,14 +115,16 @@ async def slow_start_batch(count: int, initial: int,
 def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Exception | None,
                      min_ready: float, now: float,
                      facts: Callable[[core_pb2.Pod], PodFacts] = facts_of,
-                     ready_since: ReadySince = stamped_ready_since) -> Any:
-    """The owner's new status from its active pods (``min_ready`` already scaled)."""
+                     ready_since: ReadySince = stamped_ready_since,
+                     template: labels.Selector | None = None) -> Any:
+    """The owner's new status from its active pods (``min_ready`` already scaled);
+    ``template``: the selector of the pod template's labels, if the caller keeps one."""
     status = clone(owner.status)
-    template = labels.from_labels(owner.spec.template.metadata.labels)
+    template = template or labels.from_labels(owner.spec.template.metadata.labels)
     fully_labeled = ready = available = 0
     for pod in pods:
         known = facts(pod)
-        if template.matches(known.labels):
+        if known.matches(template):
             fully_labeled += 1
         if known.ready:
             ready += 1
@@ -227,6 +229,7 @@ class ReplicaSetController(Controller):
         self.pods.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
         self.pods.add_indexer(ORPHANS_INDEX, orphans_by_namespace)
         self._selectors: dict[tuple[str, int], labels.Selector | None] = {}
+        self._templates: dict[tuple[str, int], labels.Selector] = {}
         self.facts = PodFactsCache()
         self.owners.add_handler(self._owner_added, self._owner_updated, self._owner_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
@@ -253,6 +256,18 @@ class ReplicaSetController(Controller):
             self._selectors[cache_key] = found
         return self._selectors[cache_key]
 
+    def template_selector(self, owner: Any) -> labels.Selector:
+        """The pod template's labels as a selector (fullyLabeledReplicas), cached per
+        generation like the selector."""
+        cache_key = (owner.metadata.uid, owner.metadata.generation)
+        found = self._templates.get(cache_key)
+        if found is None:
+            if len(self._templates) > 10000:
+                self._templates.clear()
+            found = self._templates[cache_key] = labels.from_labels(
+                owner.spec.template.metadata.labels)
+        return found
+
     # -- event handlers -------------------------------------------------------------------
     def _owner_added(self, owner: Any) -> None:
         self.enqueue(key_of(owner))
@@ -266,6 +281,7 @@ class ReplicaSetController(Controller):
         key = key_of(owner)
         self.expectations.forget(key)
         self._selectors.pop((owner.metadata.uid, owner.metadata.generation), None)
+        self._templates.pop((owner.metadata.uid, owner.metadata.generation), None)
         self.enqueue(key)
 
     def _resolve(self, namespace: str, ref: Any) -> Any | None:
@@ -352,7 +368,7 @@ class ReplicaSetController(Controller):
         candidates = self._candidates(owner)
         facts = self.facts
         manager = RefManager(self.client, owner,
-                             lambda pod: selector.matches(facts(pod).labels),
+                             lambda pod: facts(pod).matches(selector),
                              recheck_deletion_timestamp(self.client, owner),
                              lambda pod: facts(pod).controller_uid)
         try:
@@ -369,7 +385,7 @@ class ReplicaSetController(Controller):
         min_ready = owner.spec.min_ready_seconds * self.timing.scale
         now = time.time()
         status = calculate_status(owner, pods, manage_error, min_ready, now, facts,
-                                  self.ready_times.since)
+                                  self.ready_times.since, self.template_selector(owner))
         await self._write_status(owner, status)
         wait = next_availability(pods, min_ready, now, facts, self.ready_times.since)
         if manage_error is None and wait is not None:
