@@ -45,12 +45,13 @@ async def start_controllers(plane: ControlPlane) -> Callable[[], Awaitable[None]
     config = plane.config
     names = enabled(config.controllers)
     elector = LeaderElector(client, config.identity, config.timing)
+    view_lag = plane.api.cache.lag if plane.api is not None else (lambda: 0.0)
 
     async def lead() -> None:
         informers = InformerFactory(client)
         guarded = LeaderGuardedClient(client, elector.is_leader, config.identity)
         context = ControllerContext(guarded, informers, config.timing, elector.is_leader,
-                                    config.identity)
+                                    config.identity, view_lag)
         controllers: list[Controller] = [CONTROLLERS[name](context) for name in names]
         informers.start()
         try:

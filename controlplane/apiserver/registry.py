@@ -152,6 +152,7 @@ class Registry:
                 if generated and attempt < 7:
                     continue
                 raise errors.already_exists_error(self.kind.qualified_plural, meta.name) from None
+            self.cache.note_written(kv.mod_revision)
             meta.resource_version = str(kv.mod_revision)
             return obj
         raise AssertionError("unreachable")
@@ -253,6 +254,7 @@ class Registry:
             raise self._conflict(meta.name) from None
         except KeyNotFoundError:
             raise self._not_found(meta.name) from None
+        self.cache.note_written(kv.mod_revision)
         meta.resource_version = str(kv.mod_revision)
         return new
 
@@ -403,6 +405,7 @@ class Registry:
                         not self.strategy.delete_deferred(new):
                     kv = await self.store.delete(key, revision)
                     gone = old
+                    self.cache.note_written(kv.mod_revision)
                     gone.metadata.resource_version = str(kv.mod_revision)
                     return gone
                 if new == old:

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ from kemu.api.kinds import Kind
 from kemu.api.labels import Selector
 
 log = logging.getLogger(__name__)
+
+# Writes remembered for lag(); beyond this many unapplied ones the oldest still tells the lag.
+_UNSEEN_LIMIT = 100_000
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
@@ -179,6 +183,8 @@ class WatchCache:
         self.revision = 0
         self.ready = asyncio.Event()
         self._progress = asyncio.Condition()
+        # (revision, when written) of this process's writes the cache has not applied yet.
+        self._unseen: collections.deque[tuple[int, float]] = collections.deque()
         self._task: asyncio.Task[None] | None = None
 
     # -- feeding --------------------------------------------------------------------------
@@ -268,9 +274,28 @@ class WatchCache:
         cache.apply(CacheEvent(kind, obj, previous, event.revision), key)
 
     async def _advance(self, revision: int) -> None:
+        unseen = self._unseen
+        while unseen and unseen[0][0] <= revision:
+            unseen.popleft()
         async with self._progress:
             self.revision = revision
             self._progress.notify_all()
+
+    # -- how far behind ---------------------------------------------------------------------
+    def note_written(self, revision: int) -> None:
+        """This process wrote ``revision`` to etcd: until the cache has applied it, the cache
+        (and every informer fed from it) is behind by at least the time since."""
+        if revision > self.revision and len(self._unseen) < _UNSEEN_LIMIT:
+            self._unseen.append((revision, time.monotonic()))
+
+    def lag(self) -> float:
+        """Seconds the oldest write of this process has waited to show up in the cache (0 when
+        the cache has applied every write it was told about). A saturated control plane falls
+        behind its own writes; controllers that judge others by what they have not seen yet
+        (the node lifecycle controller) allow for it."""
+        if not self._unseen:
+            return 0.0
+        return max(0.0, time.monotonic() - self._unseen[0][1])
 
     async def wait_for_revision(self, revision: int, timeout: float) -> bool:
         """Wait until the cache has applied everything up to ``revision``."""

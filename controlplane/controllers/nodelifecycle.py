@@ -242,8 +242,12 @@ class NodeLifecycleController(Controller):
     def __init__(self, client: ApiClient, nodes: Informer[core_pb2.Node],
                  leases: Informer[coordination_pb2.Lease], pods: Informer[core_pb2.Pod],
                  timing: Timing, recorder: EventRecorder,
-                 is_leader: Callable[[], bool] = lambda: True, clock: Clock = time.time):
+                 is_leader: Callable[[], bool] = lambda: True, clock: Clock = time.time,
+                 view_lag: Callable[[], float] = lambda: 0.0):
         super().__init__(timing.queue_retry_base, timing.queue_retry_max, is_leader)
+        # Seconds our informers are behind (the watch cache behind our own writes): a lease
+        # renewed meanwhile is not seen yet, so that long is added to the grace periods.
+        self.view_lag = view_lag
         self.client = client
         self.nodes = nodes
         self.leases = leases
@@ -424,7 +428,7 @@ class NodeLifecycleController(Controller):
                 health.lease_renew = renewed
                 health.probe = now
         self.health[name] = health
-        if now <= health.probe + grace:
+        if now <= health.probe + grace + self.view_lag():
             return observed, current
         stamp = now_rfc3339(now)
         for kind in MONITORED_CONDITIONS:
@@ -615,4 +619,4 @@ def build(context: ControllerContext) -> Controller:
     return NodeLifecycleController(
         context.client, factory.informer(core_pb2.Node), factory.informer(coordination_pb2.Lease),
         factory.informer(core_pb2.Pod), context.timing, context.recorder("node-controller"),
-        context.is_leader)
+        context.is_leader, view_lag=context.view_lag)

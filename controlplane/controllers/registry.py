@@ -19,6 +19,8 @@ class ControllerContext:
     timing: Timing
     is_leader: Callable[[], bool]
     identity: str
+    # How far the informers' source (the watch cache) is behind this process's own writes.
+    view_lag: Callable[[], float] = lambda: 0.0
 
     def recorder(self, component: str) -> EventRecorder:
         return EventRecorder(self.client, component, self.identity)

@@ -261,3 +261,22 @@ def test_token_bucket_and_taint_queue_semantics() -> None:
     queue = TaintQueue(1.0, clock)
     assert queue.add("n", "uid") and not queue.add("n", "uid")
     assert queue.remove("n") and queue.add("n", "uid")
+
+
+async def test_a_lease_the_controller_cannot_have_seen_yet_does_not_make_a_node_unknown(
+        h: Harness) -> None:
+    """While the informers lag behind the control plane's own writes (a saturated control
+    plane), renewals may be written and not delivered yet: the lag is added to the grace."""
+    lag = [0.0]
+    h.controller.view_lag = lambda: lag[0]
+    h.add_node("n1")
+    h.renew("n1")
+    await h.monitor()
+    lag[0] = GRACE * 3
+    h.clock.advance(GRACE * 2)
+    await h.monitor()
+    assert ready_status(h.node("n1")) == "True", "judged on a view known to be behind"
+    lag[0] = 0.0
+    await h.monitor()
+    condition = ready_condition(h.node("n1"))
+    assert condition is not None and condition.status == "Unknown"
