@@ -222,7 +222,10 @@ class ReplicaSetController(Controller):
         self.timing = context.timing
         self.recorder = context.recorder(kind.component)
         self.pod_control = PodControl(context.client, self.recorder)
-        self.expectations = DeletionExpectations(EXPECTATIONS_TTL * context.timing.scale)
+        # Not scaled by the timing profile (as the DaemonSet controller's): a safety net for lost
+        # events, and 300 x 0.05 = 15 s ran out under load while a large batch of creations was
+        # still arriving: a 5000-pod burst created 500 pods too many.
+        self.expectations = DeletionExpectations(EXPECTATIONS_TTL)
         self.owners: Informer[Any] = context.informers.informer(kind.message)
         self.owners.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
         self.pods = context.informers.informer(core_pb2.Pod)

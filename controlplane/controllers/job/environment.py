@@ -48,7 +48,8 @@ class Environment:
 
     def __post_init__(self) -> None:
         self.pod_control = PodControl(self.client, self.recorder)
-        self.expectations = DeletionExpectations(EXPECTATIONS_TTL * self.timing.scale)
+        # Not scaled by the timing profile, as in the ReplicaSet controller.
+        self.expectations = DeletionExpectations(EXPECTATIONS_TTL)
 
     @property
     def batch_period(self) -> float:
