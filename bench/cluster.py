@@ -275,29 +275,13 @@ class PodClock:
     deleted: dict[str, float] = field(default_factory=dict)
     running_count: int = 0
     on_event: Callable[[str, core_pb2.Pod, float], None] | None = None
-    _task: asyncio.Task[None] | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _watcher: Watcher | None = None
 
     async def start(self) -> None:
-        listed = await self.client.list(core_pb2.Pod, self.namespace)
-        self._task = asyncio.create_task(self._run(listed.resource_version))
+        self._watcher = Watcher(self.client, core_pb2.Pod, self.namespace, self._observe)
+        await self._watcher.start()
 
-    async def _run(self, version: str) -> None:
-        while True:
-            try:
-                async for event in self.client.watch(core_pb2.Pod, self.namespace,
-                                                     resource_version=version,
-                                                     allow_bookmarks=True):
-                    version = event.resource_version or version
-                    if event.type != "BOOKMARK":
-                        self._observe(event.type, event.object)
-            except ApiError as exc:
-                if exc.code not in (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED):
-                    raise
-                await asyncio.sleep(0.2)
-
-    def _observe(self, kind: str, pod: core_pb2.Pod) -> None:
-        now = time.monotonic()
+    def _observe(self, kind: str, pod: core_pb2.Pod, now: float) -> None:
         uid = pod.metadata.uid
         times = self.pods.get(uid)
         if times is None:
@@ -312,18 +296,11 @@ class PodClock:
             self.running_count += 1
         if self.on_event:
             self.on_event(kind, pod, now)
-        self._changed.set()
 
     async def wait(self, condition: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
-        return True
+        """Wait until ``condition()`` holds after some pod event; False after ``timeout``."""
+        assert self._watcher is not None, "start() first"
+        return await self._watcher.wait(condition, timeout)
 
     def latencies(self) -> list[float]:
         return [t.running - t.seen for t in self.pods.values() if t.running]
@@ -336,8 +313,6 @@ class PodClock:
                 "bound_to_running": summary([t.running - t.bound for t in done])}
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        if self._watcher is not None:
+            await self._watcher.stop()
 
