@@ -26,7 +26,7 @@ from bench.procstat import Memory, memory
 from controlplane.storage.etcd import EtcdStore
 from kemu.api.errors import ApiError, Code
 from kemu.client.grpc_client import GrpcClient
-from kemu.v1 import core_pb2
+from kemu.v1 import apps_pb2, core_pb2
 from launcher.cluster import LocalCluster
 
 IMAGE = "registry.k8s.io/pause:3.9"
@@ -38,6 +38,17 @@ def pod_template(labels: Mapping[str, str]) -> core_pb2.PodTemplateSpec:
     template.spec.containers.add(name="app", image=IMAGE)
     template.spec.termination_grace_period_seconds = 0
     return template
+
+
+def deployment(name: str, namespace: str, replicas: int) -> apps_pb2.Deployment:
+    """A Deployment of ``replicas`` benchmark pods labelled ``app=<name>``."""
+    created = apps_pb2.Deployment()
+    created.metadata.name = name
+    created.metadata.namespace = namespace
+    created.spec.replicas = replicas
+    created.spec.selector.match_labels["app"] = name
+    created.spec.template.CopyFrom(pod_template({"app": name}))
+    return created
 
 
 def node_ready(node: core_pb2.Node) -> bool:

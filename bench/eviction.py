@@ -24,7 +24,8 @@ import asyncio
 import time
 from typing import Any
 
-from bench.cluster import BenchCluster, Watcher, pod_template
+from bench.cluster import BenchCluster, Watcher
+from bench.cluster import deployment as bench_deployment
 from bench.common import load_note, summary, table, write_result
 from kemu.timing import PROFILES
 from kemu.v1 import apps_pb2, core_pb2
@@ -35,12 +36,7 @@ NOT_READY = "node.kubernetes.io/not-ready"
 
 
 def _deployment(name: str, replicas: int, tolerate_seconds: int | None) -> apps_pb2.Deployment:
-    deployment = apps_pb2.Deployment()
-    deployment.metadata.name = name
-    deployment.metadata.namespace = NAMESPACE
-    deployment.spec.replicas = replicas
-    deployment.spec.selector.match_labels["app"] = name
-    deployment.spec.template.CopyFrom(pod_template({"app": name}))
+    deployment = bench_deployment(name, NAMESPACE, replicas)
     if tolerate_seconds is not None:
         for key in (UNREACHABLE, NOT_READY):
             deployment.spec.template.spec.tolerations.add(

@@ -27,7 +27,7 @@ from collections import Counter
 from typing import Any
 
 from bench import store_ceiling
-from bench.cluster import BenchCluster, PodClock, pod_template
+from bench.cluster import BenchCluster, PodClock, deployment, pod_template
 from bench.common import RESULTS, load_note, percentile, summary, table, write_result
 from bench.procstat import CpuMeter, cpu_seconds
 from bench.profiling import Profiler, top
@@ -56,13 +56,7 @@ def _capacity(replicas: int, nodes: int) -> dict[str, str]:
 
 
 def _deployment(name: str, replicas: int) -> apps_pb2.Deployment:
-    deployment = apps_pb2.Deployment()
-    deployment.metadata.name = name
-    deployment.metadata.namespace = NAMESPACE
-    deployment.spec.replicas = replicas
-    deployment.spec.selector.match_labels["app"] = name
-    deployment.spec.template.CopyFrom(pod_template({"app": name}))
-    return deployment
+    return deployment(name, NAMESPACE, replicas)
 
 
 def _writes_row(counts: Counter[str], pods: int) -> dict[str, Any]:
