@@ -1,7 +1,7 @@
 """What controllers ask of a pod on every sync, computed once per version of the pod.
 
 A ReplicaSet sync looks at every pod it owns: its controller, its labels (against the selector
-and the template), whether it is active, ready, and since when. Reading those out of a protobuf
+and the template), and whether it is active and ready. Reading those out of a protobuf
 message costs microseconds each; a sync of a 5000-pod ReplicaSet asked them all again after
 every pod event, which kept the control plane's event loop busy for hundreds of milliseconds
 per sync. Informer objects are immutable and replaced on every change, so the answers are
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kemu.api.labels import Selector
-from kemu.api.meta import parse_time
 from kemu.api.pods import FAILED, SUCCEEDED
 from kemu.v1 import core_pb2
 
@@ -25,8 +24,6 @@ class PodFacts:
     # Counts toward replicas: not finished and not being deleted (kemu.api.pods.is_active).
     active: bool
     ready: bool
-    # When Ready last turned True (seconds since the epoch; 0.0 if not ready or unknown).
-    ready_since: float
     # Selector matches already decided for this version of the pod, by selector object.
     _matched: dict[int, tuple[Selector, bool]] = field(default_factory=dict, compare=False,
                                                        repr=False)
@@ -43,12 +40,6 @@ class PodFacts:
         self._matched[id(selector)] = (selector, result)
         return result
 
-    def available(self, min_ready_seconds: float, now: float) -> bool:
-        """kemu.api.pods.is_available, from the facts."""
-        if not self.ready:
-            return False
-        return min_ready_seconds <= 0 or self.ready_since + min_ready_seconds <= now
-
 
 def facts_of(pod: core_pb2.Pod) -> PodFacts:
     """The facts of ``pod``, computed now."""
@@ -58,15 +49,12 @@ def facts_of(pod: core_pb2.Pod) -> PodFacts:
             controller = ref.uid
             break
     ready = False
-    since = 0.0
     for condition in pod.status.conditions:
         if condition.type == "Ready":
-            if condition.status == "True":
-                ready = True
-                since = parse_time(condition.last_transition_time)
+            ready = condition.status == "True"
             break
     active = pod.status.phase not in (SUCCEEDED, FAILED) and not pod.metadata.deletion_timestamp
-    return PodFacts(controller, dict(pod.metadata.labels), active, ready, since)
+    return PodFacts(controller, dict(pod.metadata.labels), active, ready)
 
 
 class PodFactsCache:

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from controlplane.controllers.podfacts import PodFactsCache, facts_of
+from kemu.api import labels
 from kemu.api.meta import controller_of, now_rfc3339
-from kemu.api.pods import is_active, is_available, is_ready
+from kemu.api.pods import is_active, is_ready
 from kemu.v1 import core_pb2
 
 pytestmark = pytest.mark.unit
@@ -50,9 +51,10 @@ def test_facts_agree_with_the_pod_helpers(phase: str, ready: str | None, ago: fl
     assert facts.controller_uid == (ref.uid if ref is not None else None)
     assert facts.active == is_active(pod)
     assert facts.ready == is_ready(pod)
-    for min_ready in (0.0, 10.0):
-        assert facts.available(min_ready, NOW) == is_available(pod, min_ready, NOW)
     assert facts.labels == {"app": "web"}
+    for selector in (labels.parse("app=web"), labels.parse("app=web,tier"), labels.parse("!app")):
+        assert facts.matches(selector) == selector.matches(pod.metadata.labels)
+        assert facts.matches(selector) == selector.matches(pod.metadata.labels)  # remembered
 
 
 def test_cache_recomputes_only_for_a_new_object() -> None:
