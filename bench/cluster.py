@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import tempfile
 import time
 from collections import Counter
@@ -38,6 +39,17 @@ def pod_template(labels: Mapping[str, str]) -> core_pb2.PodTemplateSpec:
     template.spec.containers.add(name="app", image=IMAGE)
     template.spec.termination_grace_period_seconds = 0
     return template
+
+
+# A node's pod CIDR is a /24: 253 pod addresses (.1 is the bridge). A larger pod capacity lets
+# the scheduler bind pods the node cannot give an address (FailedCreatePodSandBox).
+POD_ADDRESSES = 253
+
+
+def pod_capacity(replicas: int, nodes: int) -> dict[str, str]:
+    """A node capacity with room for 1.5x an even share of ``replicas`` (at least Kubernetes'
+    110 pods), within the addresses of a node's pod CIDR."""
+    return {"pods": str(min(POD_ADDRESSES, max(110, math.ceil(replicas / nodes * 1.5))))}
 
 
 def deployment(name: str, namespace: str, replicas: int) -> apps_pb2.Deployment:

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import time
 from collections import Counter
 from typing import Any
 
 from bench import store_ceiling
-from bench.cluster import BenchCluster, PodClock, deployment, pod_template
+from bench.cluster import BenchCluster, PodClock, deployment, pod_capacity, pod_template
 from bench.common import RESULTS, load_note, percentile, summary, table, write_result
 from bench.procstat import CpuMeter, cpu_seconds
 from bench.profiling import Profiler, top
@@ -46,13 +45,8 @@ async def store_ceiling_writes_per_s(writes: int = 5000) -> float:
     return max(float(r["writes_per_s"]) for r in rows)
 
 
-# A node's pod CIDR is a /24: 253 pod addresses (.1 is the bridge). A larger pod capacity lets
-# the scheduler bind pods the node cannot give an address (FailedCreatePodSandBox).
-POD_ADDRESSES = 253
-
-
 def _capacity(replicas: int, nodes: int) -> dict[str, str]:
-    return {"pods": str(min(POD_ADDRESSES, max(110, math.ceil(replicas / nodes * 1.5))))}
+    return pod_capacity(replicas, nodes)
 
 
 def _deployment(name: str, replicas: int) -> apps_pb2.Deployment:
