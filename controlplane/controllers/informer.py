@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.message import Message
 
 from kemu.api.errors import ApiError, Code
+from kemu.api.labels import Selector
 from kemu.api.meta import key_of
 from kemu.client.interface import ApiClient
 
@@ -104,6 +105,30 @@ class Informer(Generic[T]):
         if "namespace" in self._indices:
             return self.by_index("namespace", namespace)
         return [o for o in self.items.values() if o.metadata.namespace == namespace]  # type: ignore[attr-defined]
+
+    def resolve_ref(self, kind: str, namespace: str, ref: Any) -> T | None:
+        """The object an owner reference in ``namespace`` names, if it is of ``kind`` and still
+        the same object (UID), as Kubernetes' resolveControllerRef."""
+        if ref.kind != kind:
+            return None
+        found = self.get_by_name(namespace, ref.name)
+        if found is None or found.metadata.uid != ref.uid:  # type: ignore[attr-defined]
+            return None
+        return found
+
+    def selecting(self, obj: Any, selector_of: Callable[[T], Selector | None]) -> builtins.list[T]:
+        """Objects in ``obj``'s namespace whose selector matches its labels: the owners that may
+        adopt an orphan. An object without labels has none, and a missing or empty selector
+        selects nothing (not everything)."""
+        if not obj.metadata.labels:
+            return []
+        found = []
+        for owner in self.list(obj.metadata.namespace):
+            selector = selector_of(owner)
+            if selector is not None and not selector.empty() and \
+                    selector.matches(obj.metadata.labels):
+                found.append(owner)
+        return found
 
     def by_index(self, name: str, value: str) -> builtins.list[T]:
         keys = self._indices[name].get(value, ())

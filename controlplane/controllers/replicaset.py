@@ -288,22 +288,10 @@ class ReplicaSetController(Controller):
         self.enqueue(key)
 
     def _resolve(self, namespace: str, ref: Any) -> Any | None:
-        if ref.kind != self.kind_name:
-            return None
-        owner = self.owners.get_by_name(namespace, ref.name)
-        if owner is None or owner.metadata.uid != ref.uid:
-            return None
-        return owner
+        return self.owners.resolve_ref(self.kind_name, namespace, ref)
 
     def _owners_selecting(self, pod: core_pb2.Pod) -> list[Any]:
-        if not pod.metadata.labels:
-            return []
-        found = []
-        for owner in self.owners.list(pod.metadata.namespace):
-            selector = self.selector(owner)
-            if selector is not None and selector.matches(pod.metadata.labels):
-                found.append(owner)
-        return found
+        return self.owners.selecting(pod, self.selector)
 
     def _pod_added(self, pod: core_pb2.Pod) -> None:
         if pod.metadata.deletion_timestamp:

@@ -95,12 +95,7 @@ class CronJobController(Controller):
 
     # -- events -----------------------------------------------------------------------------
     def _resolve(self, namespace: str, ref: Any) -> batch_pb2.CronJob | None:
-        if ref.kind != KIND:
-            return None
-        cron_job = self.cron_jobs.get_by_name(namespace, ref.name)
-        if cron_job is None or cron_job.metadata.uid != ref.uid:
-            return None
-        return cron_job
+        return self.cron_jobs.resolve_ref(KIND, namespace, ref)
 
     def _enqueue_owner(self, job: batch_pb2.Job) -> None:
         ref = controller_of(job)

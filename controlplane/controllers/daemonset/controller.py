@@ -73,6 +73,14 @@ def _selector(ds: apps_pb2.DaemonSet) -> labelsel.Selector:
     return labelsel.from_label_selector(ds.spec.selector)
 
 
+def _valid_selector(ds: apps_pb2.DaemonSet) -> labelsel.Selector | None:
+    """The selector, or None when it does not parse (such a DaemonSet adopts nothing)."""
+    try:
+        return _selector(ds)
+    except labelsel.SelectorError:
+        return None
+
+
 def _selects_everything(ds: apps_pb2.DaemonSet) -> bool:
     selector = ds.spec.selector
     return ds.spec.HasField("selector") and not selector.match_labels and \
@@ -143,23 +151,10 @@ class DaemonSetController(Controller):
 
     # -- lookups ------------------------------------------------------------------------------
     def _resolve(self, namespace: str, ref: Any) -> apps_pb2.DaemonSet | None:
-        if ref.kind != KIND:
-            return None
-        ds = self.daemonsets.get_by_name(namespace, ref.name)
-        if ds is None or ds.metadata.uid != ref.uid:
-            return None
-        return ds
+        return self.daemonsets.resolve_ref(KIND, namespace, ref)
 
     def _daemonsets_selecting(self, obj: Any) -> list[apps_pb2.DaemonSet]:
-        found = []
-        for ds in self.daemonsets.list(obj.metadata.namespace):
-            try:
-                selector = _selector(ds)
-            except labelsel.SelectorError:
-                continue
-            if selector.empty() or not selector.matches(obj.metadata.labels):
-                continue
-            found.append(ds)
+        found = self.daemonsets.selecting(obj, _valid_selector)
         if len(found) > 1:
             log.warning("user error: more than one DaemonSet selects %s with labels %s",
                         obj.metadata.name, dict(obj.metadata.labels))

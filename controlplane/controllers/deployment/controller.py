@@ -100,22 +100,10 @@ class DeploymentController(Controller):
         self.enqueue(key_of(d))
 
     def _resolve(self, namespace: str, ref: Any) -> apps_pb2.Deployment | None:
-        if ref.kind != "Deployment":
-            return None
-        d = self.deployments.get_by_name(namespace, ref.name)
-        if d is None or d.metadata.uid != ref.uid:
-            return None
-        return d
+        return self.deployments.resolve_ref("Deployment", namespace, ref)
 
     def _deployments_selecting(self, rs: apps_pb2.ReplicaSet) -> list[apps_pb2.Deployment]:
-        if not rs.metadata.labels:
-            return []
-        found = []
-        for d in self.deployments.list(rs.metadata.namespace):
-            selector = self.selector(d)
-            if selector is None or selector.empty() or not selector.matches(rs.metadata.labels):
-                continue
-            found.append(d)
+        found = self.deployments.selecting(rs, self.selector)
         if len(found) > 1:
             log.info("user error: more than one deployment is selecting replica set %s",
                      key_of(rs))

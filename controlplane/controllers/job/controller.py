@@ -97,22 +97,10 @@ class JobController(Controller):
         self.queue.add(ORPHAN_POD + key_of(pod))
 
     def resolve(self, namespace: str, ref: Any) -> batch_pb2.Job | None:
-        if ref.kind != KIND:
-            return None
-        job = self.jobs.get_by_name(namespace, ref.name)
-        if job is None or job.metadata.uid != ref.uid:
-            return None
-        return job
+        return self.jobs.resolve_ref(KIND, namespace, ref)
 
     def _jobs_selecting(self, pod: core_pb2.Pod) -> list[batch_pb2.Job]:
-        if not pod.metadata.labels:
-            return []
-        found = []
-        for job in self.jobs.list(pod.metadata.namespace):
-            selector = job_selector(job)
-            if selector is not None and selector.matches(pod.metadata.labels):
-                found.append(job)
-        return found
+        return self.jobs.selecting(pod, job_selector)
 
     # -- job events -------------------------------------------------------------------------
     def _job_added(self, job: batch_pb2.Job) -> None:

@@ -134,22 +134,10 @@ class StatefulSetController(Controller):
 
     # -- pod handlers -------------------------------------------------------------------
     def _resolve(self, namespace: str, ref: Any) -> apps_pb2.StatefulSet | None:
-        if ref.kind != KIND:
-            return None
-        sts = self.sets.get_by_name(namespace, ref.name)
-        if sts is None or sts.metadata.uid != ref.uid:
-            return None
-        return sts
+        return self.sets.resolve_ref(KIND, namespace, ref)
 
     def _sets_selecting(self, pod: core_pb2.Pod) -> list[apps_pb2.StatefulSet]:
-        if not pod.metadata.labels:
-            return []
-        found = []
-        for sts in self.sets.list(pod.metadata.namespace):
-            selector = _selector(sts)
-            if selector is not None and selector.matches(pod.metadata.labels):
-                found.append(sts)
-        return found
+        return self.sets.selecting(pod, _selector)
 
     def _pod_added(self, pod: core_pb2.Pod) -> None:
         if pod.metadata.deletion_timestamp:
