@@ -26,6 +26,7 @@ from controlplane.controllers.informer import Informer, by_node_name
 from controlplane.controllers.registry import ControllerContext, register
 from kemu.api.errors import ApiError, Code
 from kemu.api.meta import key_of, now_rfc3339, split_key
+from kemu.api.taints import tolerates
 from kemu.client.interface import ApiClient, clone
 from kemu.timing import Timing
 from kemu.v1 import core_pb2
@@ -40,16 +41,6 @@ def no_execute_taints(node: core_pb2.Node | None) -> list[core_pb2.Taint]:
     if node is None:
         return []
     return [t for t in node.spec.taints if t.effect == NO_EXECUTE]
-
-
-def tolerates(toleration: core_pb2.Toleration, taint: core_pb2.Taint) -> bool:
-    if toleration.effect and toleration.effect != taint.effect:
-        return False
-    if toleration.key and toleration.key != taint.key:
-        return False
-    if toleration.operator in ("", "Equal"):
-        return toleration.value == taint.value
-    return toleration.operator == "Exists"
 
 
 def min_toleration_seconds(taints: list[core_pb2.Taint],

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from controlplane.scheduler import taints
 from controlplane.scheduler.cache import NodeInfo
 from controlplane.scheduler.framework import PodContext, Status, unresolvable, unschedulable
+from kemu.api import taints
 from kemu.v1 import core_pb2
 
 REASON_UNSCHEDULABLE = "node(s) were unschedulable"

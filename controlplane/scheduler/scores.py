@@ -16,10 +16,10 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from controlplane.scheduler import taints
 from controlplane.scheduler.cache import NodeInfo
 from controlplane.scheduler.framework import PodContext
 from controlplane.scheduler.spreading import HOSTNAME_LABEL, has_topology_keys
+from kemu.api import taints
 
 MAX_NODE_SCORE = 100
 

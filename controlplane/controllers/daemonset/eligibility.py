@@ -10,10 +10,11 @@ gets no new one; an untolerated NoExecute taint evicts them too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controlplane.controllers.daemonset.template import add_daemon_tolerations
+from kemu.api.taints import first_untolerated
 from kemu.v1 import apps_pb2, core_pb2
 
 NO_SCHEDULE = "NoSchedule"
@@ -36,31 +37,6 @@ ELIGIBLE = Eligibility(True, True)
 
 
 # -- taints and tolerations ---------------------------------------------------------------
-def tolerates(toleration: core_pb2.Toleration, taint: core_pb2.Taint) -> bool:
-    """Kubernetes' ``Toleration.ToleratesTaint``: effect and key (when set) must agree, and
-    ``Equal`` (or no operator) compares values while ``Exists`` takes any value."""
-    if toleration.effect and toleration.effect != taint.effect:
-        return False
-    if toleration.key and toleration.key != taint.key:
-        return False
-    if toleration.operator in ("", "Equal"):
-        return toleration.value == taint.value
-    return toleration.operator == "Exists"
-
-
-def untolerated_taint(taints: Iterable[core_pb2.Taint],
-                      tolerations: Sequence[core_pb2.Toleration],
-                      effects: Iterable[str]) -> core_pb2.Taint | None:
-    """The first taint with one of ``effects`` that no toleration tolerates."""
-    wanted = set(effects)
-    for taint in taints:
-        if taint.effect not in wanted:
-            continue
-        if not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
-
-
 # -- node selectors and affinity -----------------------------------------------------------
 def _requirement_matches(requirement: core_pb2.NodeSelectorRequirement,
                          values: Mapping[str, str]) -> bool:
@@ -145,7 +121,7 @@ def node_should_run(node: core_pb2.Node, ds: apps_pb2.DaemonSet,
         return NOT_ELIGIBLE
     taints = node.spec.taints
     tolerations = pod_spec.tolerations
-    if untolerated_taint(taints, tolerations, (NO_SCHEDULE, NO_EXECUTE)) is None:
+    if first_untolerated(taints, tolerations, (NO_SCHEDULE, NO_EXECUTE)) is None:
         return ELIGIBLE
-    evicting = untolerated_taint(taints, tolerations, (NO_EXECUTE,))
+    evicting = first_untolerated(taints, tolerations, (NO_EXECUTE,))
     return Eligibility(False, evicting is None)

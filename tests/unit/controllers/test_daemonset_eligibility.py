@@ -10,7 +10,6 @@ from controlplane.controllers.daemonset.eligibility import (
     NOT_ELIGIBLE,
     Eligibility,
     node_should_run,
-    tolerates,
 )
 from controlplane.controllers.daemonset.template import (
     add_daemon_tolerations,
@@ -20,6 +19,7 @@ from controlplane.controllers.daemonset.template import (
     target_node_name,
 )
 from kemu.api import codec
+from kemu.api.taints import tolerates
 from kemu.v1 import apps_pb2, core_pb2
 from tests.unit.controllers.daemonset_objects import daemonset, manifest, node, pod
 

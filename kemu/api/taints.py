@@ -30,24 +30,10 @@ def tolerated(tolerations: Iterable[core_pb2.Toleration], taint: core_pb2.Taint)
 
 
 def first_untolerated(taints: Iterable[core_pb2.Taint], tolerations: Sequence[core_pb2.Toleration],
-                      effects: tuple[str, ...]) -> core_pb2.Taint | None:
+                      effects: Sequence[str]) -> core_pb2.Taint | None:
     """The first taint with one of ``effects`` that no toleration tolerates."""
     for taint in taints:
         if taint.effect in effects and not tolerated(tolerations, taint):
             return taint
     return None
 
-
-def matching_tolerations(taints: Sequence[core_pb2.Taint],
-                         tolerations: Sequence[core_pb2.Toleration]
-                         ) -> tuple[bool, list[core_pb2.Toleration]]:
-    """Whether every taint is tolerated, and the first toleration used for each."""
-    used: list[core_pb2.Toleration] = []
-    for taint in taints:
-        for toleration in tolerations:
-            if tolerates(toleration, taint):
-                used.append(toleration)
-                break
-        else:
-            return False, []
-    return True, used
