@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 
 from kemu.api.errors import ApiError, Code
 from kemu.api.labels import Selector
-from kemu.api.meta import key_of
+from kemu.api.meta import controller_of, key_of
 from kemu.client.interface import ApiClient
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,18 @@ def by_node_name(pod: Any) -> list[str]:
     return [pod.spec.node_name]
 
 
+# Index names the workload controllers share (informers are shared between controllers).
+CONTROLLER_UID_INDEX = "controller-uid"
+ORPHANS_INDEX = "orphans-by-namespace"
+
+
 def by_controller_uid(obj: Any) -> list[str]:
     return [r.uid for r in obj.metadata.owner_references if r.controller]
 
 
-def by_owner_uid(obj: Any) -> list[str]:
-    return [r.uid for r in obj.metadata.owner_references]
+def orphans_by_namespace(obj: Any) -> list[str]:
+    """Index objects without a controller by namespace (candidates for adoption)."""
+    return [] if controller_of(obj) is not None else [obj.metadata.namespace]
 
 
 class Informer(Generic[T]):

@@ -30,7 +30,13 @@ from google.protobuf.message import Message
 from controlplane.controllers.activepods import pods_to_delete
 from controlplane.controllers.base import Controller
 from controlplane.controllers.expectations import EXPECTATIONS_TTL, Expectations
-from controlplane.controllers.informer import Informer, by_controller_uid
+from controlplane.controllers.informer import (
+    CONTROLLER_UID_INDEX,
+    ORPHANS_INDEX,
+    Informer,
+    by_controller_uid,
+    orphans_by_namespace,
+)
 from controlplane.controllers.podcontrol import PodControl, pod_from_template
 from controlplane.controllers.podfacts import PodFacts, PodFactsCache, facts_of
 from controlplane.controllers.readiness import ReadyTimes
@@ -53,13 +59,6 @@ BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH = 1
 STATUS_UPDATE_RETRIES = 1
 REPLICA_FAILURE = "ReplicaFailure"
-CONTROLLER_UID_INDEX = "controller-uid"
-ORPHANS_INDEX = "orphans-by-namespace"
-
-
-def orphans_by_namespace(obj: Any) -> list[str]:
-    """Index of objects without a controller, by namespace (candidates for adoption)."""
-    return [] if controller_of(obj) is not None else [obj.metadata.namespace]
 
 
 @dataclass(frozen=True)

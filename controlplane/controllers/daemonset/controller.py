@@ -58,13 +58,6 @@ log = logging.getLogger(__name__)
 BURST_REPLICAS = 250
 SLOW_START_INITIAL_BATCH = 1
 KIND = "DaemonSet"
-CONTROLLER_UID_INDEX = "controller-uid"
-ORPHAN_NAMESPACE_INDEX = "orphans-by-namespace"
-
-
-def orphans_by_namespace(obj: Any) -> list[str]:
-    """Index objects without a controller by namespace (candidates for adoption)."""
-    return [] if controller_of(obj) is not None else [obj.metadata.namespace]
 
 
 def _selector(ds: apps_pb2.DaemonSet) -> labelsel.Selector:
@@ -107,8 +100,8 @@ class DaemonSetController(Controller):
         self.nodes = factory.informer(core_pb2.Node)
         self.revisions = factory.informer(apps_pb2.ControllerRevision)
         for inf in (self.pods, self.revisions):
-            inf.add_indexer(CONTROLLER_UID_INDEX, informers.by_controller_uid)
-            inf.add_indexer(ORPHAN_NAMESPACE_INDEX, orphans_by_namespace)
+            inf.add_indexer(informers.CONTROLLER_UID_INDEX, informers.by_controller_uid)
+            inf.add_indexer(informers.ORPHANS_INDEX, informers.orphans_by_namespace)
         self.history = History(self.client, self.revisions)
         # DaemonSet uid -> (generation, the spec of the pod it would create).
         self._specs: dict[str, tuple[int, core_pb2.PodSpec]] = {}
@@ -304,8 +297,8 @@ class DaemonSetController(Controller):
     @staticmethod
     def _candidates(inf: informers.Informer[Any], ds: apps_pb2.DaemonSet) -> list[Any]:
         """Objects ``ds`` controls, and the orphans of its namespace."""
-        return [*inf.by_index(CONTROLLER_UID_INDEX, ds.metadata.uid),
-                *inf.by_index(ORPHAN_NAMESPACE_INDEX, ds.metadata.namespace)]
+        return [*inf.by_index(informers.CONTROLLER_UID_INDEX, ds.metadata.uid),
+                *inf.by_index(informers.ORPHANS_INDEX, ds.metadata.namespace)]
 
     async def daemon_pods(self, ds: apps_pb2.DaemonSet) -> list[core_pb2.Pod]:
         return await self._ref_manager(ds).claim(self._candidates(self.pods, ds))

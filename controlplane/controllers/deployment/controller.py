@@ -21,18 +21,19 @@ from controlplane.controllers.deployment.rolling import rollout_rolling
 from controlplane.controllers.deployment.rollout import Rollout
 from controlplane.controllers.deployment.strategy import RECREATE, ROLLING_UPDATE, strategy_type
 from controlplane.controllers.events import WARNING
-from controlplane.controllers.informer import Informer, by_controller_uid
+from controlplane.controllers.informer import (
+    CONTROLLER_UID_INDEX,
+    ORPHANS_INDEX,
+    Informer,
+    by_controller_uid,
+    orphans_by_namespace,
+)
 from controlplane.controllers.refmanager import (
     AdoptionRefusedError,
     RefManager,
     recheck_deletion_timestamp,
 )
 from controlplane.controllers.registry import ControllerContext, register
-from controlplane.controllers.replicaset import (
-    CONTROLLER_UID_INDEX,
-    ORPHANS_INDEX,
-    orphans_by_namespace,
-)
 from kemu.api import labels
 from kemu.api.meta import controller_of, key_of
 from kemu.client.interface import clone

@@ -44,13 +44,7 @@ log = logging.getLogger(__name__)
 
 KIND = "Job"
 API_VERSION = "batch/v1"
-CONTROLLER_UID_INDEX = "controller-uid"
-ORPHANS_INDEX = "orphans-by-namespace"
 ORPHAN_POD = "pod:"
-
-
-def orphans_by_namespace(obj: Any) -> list[str]:
-    return [] if controller_of(obj) is not None else [obj.metadata.namespace]
 
 
 def job_selector(job: batch_pb2.Job) -> labels.Selector | None:
@@ -76,8 +70,8 @@ class JobController(Controller):
                                self.queue.add_after)
         self.jobs = context.informers.informer(batch_pb2.Job)
         self.pods = context.informers.informer(core_pb2.Pod)
-        self.pods.add_indexer(CONTROLLER_UID_INDEX, informers.by_controller_uid)
-        self.pods.add_indexer(ORPHANS_INDEX, orphans_by_namespace)
+        self.pods.add_indexer(informers.CONTROLLER_UID_INDEX, informers.by_controller_uid)
+        self.pods.add_indexer(informers.ORPHANS_INDEX, informers.orphans_by_namespace)
         self.jobs.add_handler(self._job_added, self._job_updated, self._job_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -131,7 +125,7 @@ class JobController(Controller):
 
     def _release_finalizers(self, job: batch_pb2.Job) -> None:
         """Queue the finalizer removal of the Job's pods that still carry it."""
-        for pod in self.pods.by_index(CONTROLLER_UID_INDEX, job.metadata.uid):
+        for pod in self.pods.by_index(informers.CONTROLLER_UID_INDEX, job.metadata.uid):
             if has_tracking_finalizer(pod):
                 self.enqueue_orphan(pod)
 
@@ -237,8 +231,8 @@ class JobController(Controller):
             return None
         uid = job.metadata.uid
         candidates = {p.metadata.uid: p for p in
-                      self.pods.by_index(CONTROLLER_UID_INDEX, uid) +
-                      self.pods.by_index(ORPHANS_INDEX, job.metadata.namespace)}
+                      self.pods.by_index(informers.CONTROLLER_UID_INDEX, uid) +
+                      self.pods.by_index(informers.ORPHANS_INDEX, job.metadata.namespace)}
         manager = RefManager(self.client, job, lambda pod: selector.matches(pod.metadata.labels),
                              recheck_deletion_timestamp(self.client, job))
         try:

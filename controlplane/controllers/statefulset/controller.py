@@ -26,14 +26,19 @@ from typing import Any
 from controlplane.controllers.base import Controller
 from controlplane.controllers.expectations import EXPECTATIONS_TTL
 from controlplane.controllers.history import History, sort_revisions
-from controlplane.controllers.informer import Informer, by_controller_uid
+from controlplane.controllers.informer import (
+    CONTROLLER_UID_INDEX,
+    ORPHANS_INDEX,
+    Informer,
+    by_controller_uid,
+    orphans_by_namespace,
+)
 from controlplane.controllers.refmanager import (
     AdoptionRefusedError,
     RefManager,
     recheck_deletion_timestamp,
 )
 from controlplane.controllers.registry import ControllerContext, register
-from controlplane.controllers.replicaset import orphans_by_namespace
 from controlplane.controllers.statefulset import revisions as revs
 from controlplane.controllers.statefulset.identity import (
     is_member,
@@ -58,8 +63,6 @@ from kemu.v1 import apps_pb2, core_pb2
 log = logging.getLogger(__name__)
 
 KIND = "StatefulSet"
-CONTROLLER_UID_INDEX = "controller-uid"
-ORPHANS_INDEX = "orphans-by-namespace"
 STATUS_UPDATE_RETRIES = 2
 
 
