@@ -179,7 +179,7 @@ class DeletionExpectations:
     """Expectations whose deletions are tracked per pod (Kubernetes' UID-tracking kind), so a
     pod seen first terminating and then gone counts once."""
 
-    def __init__(self, ttl: float):
+    def __init__(self, ttl: float = EXPECTATIONS_TTL):
         self.counts = Expectations(ttl)
         self._pending: dict[str, set[str]] = {}
 
@@ -224,7 +224,7 @@ class ReplicaSetController(Controller):
         # Not scaled by the timing profile (as the DaemonSet controller's): a safety net for lost
         # events, and 300 x 0.05 = 15 s ran out under load while a large batch of creations was
         # still arriving: a 5000-pod burst created 500 pods too many.
-        self.expectations = DeletionExpectations(EXPECTATIONS_TTL)
+        self.expectations = DeletionExpectations()
         self.owners: Informer[Any] = context.informers.informer(kind.message)
         self.owners.add_indexer(CONTROLLER_UID_INDEX, by_controller_uid)
         self.pods = context.informers.informer(core_pb2.Pod)

@@ -26,7 +26,6 @@ SYNC_BATCH_PERIOD = 1.0
 # Pods created or deleted per Job in one sync, and finished pods counted per status write.
 MAX_POD_CHANGES_PER_SYNC = 500
 MAX_UNCOUNTED_PODS = 500
-EXPECTATIONS_TTL = 300.0
 
 
 @dataclass
@@ -49,7 +48,7 @@ class Environment:
     def __post_init__(self) -> None:
         self.pod_control = PodControl(self.client, self.recorder)
         # Not scaled by the timing profile, as in the ReplicaSet controller.
-        self.expectations = DeletionExpectations(EXPECTATIONS_TTL)
+        self.expectations = DeletionExpectations()
 
     @property
     def batch_period(self) -> float:
