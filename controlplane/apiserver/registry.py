@@ -114,6 +114,17 @@ class Registry:
             raise self._not_found(name)
         return decode_object(self.kind, kv.value, kv.mod_revision), kv.mod_revision
 
+    async def _read_after(self, conflict: ApiError | None, namespace: str,
+                          name: str) -> tuple[Any, int]:
+        """The latest object for the next attempt of a read-modify-write. A failed
+        compare-and-swap already returned what the key holds (the transaction's else branch,
+        as Kubernetes' GuaranteedUpdate uses it), so only the first attempt reads etcd."""
+        cause = conflict.__cause__ if conflict is not None else None
+        if isinstance(cause, ConflictError) and cause.current is not None:
+            kv = cause.current
+            return decode_object(self.kind, kv.value, kv.mod_revision), kv.mod_revision
+        return await self._read(namespace, name)
+
     # -- create ---------------------------------------------------------------------------
     async def create(self, obj: Any, dry_run: bool = False) -> Any:
         obj = clone(obj)
@@ -195,10 +206,15 @@ class Registry:
                 "metadata.resourceVersion", meta.resource_version,
                 "must be an integer")]) from None
         cached = self.cache.get(self.kind, self.key(meta.namespace, meta.name))
-        if cached is not None and int(cached.metadata.resource_version) == expected:
+        cached_revision = int(cached.metadata.resource_version) if cached is not None else 0
+        if cached_revision == expected:
             # The cache holds exactly the version the caller read: the same object etcd
             # returns for that revision, and the compare-and-swap below still guards it.
             old, revision = clone(cached), expected
+        elif cached_revision > expected:
+            # A later version was stored already (revisions only grow): the caller's is stale
+            # whatever etcd holds now.
+            raise self._conflict(meta.name)
         else:
             old, revision = await self._read(meta.namespace, meta.name)
         if revision != expected:
@@ -250,8 +266,9 @@ class Registry:
                 data = encode_object(new)
                 check_size(self.kind, new, data)
                 kv = await self.store.update(key, data, revision, self.ttl_seconds)
-        except ConflictError:
-            raise self._conflict(meta.name) from None
+        except ConflictError as exc:
+            # Chained, so a retry loop can start from the object the failed write found.
+            raise self._conflict(meta.name) from exc
         except KeyNotFoundError:
             raise self._not_found(meta.name) from None
         self.cache.note_written(kv.mod_revision)
@@ -264,12 +281,13 @@ class Registry:
 
         ``mutate`` returns the new object, or None to leave the stored one as it is.
         """
+        conflict: ApiError | None = None
         if not dry_run:
-            written = await self._update_cached(namespace, name, mutate, status)
+            written, conflict = await self._update_cached(namespace, name, mutate, status)
             if written is not None:
                 return written
         while True:
-            old, revision = await self._read(namespace, name)
+            old, revision = await self._read_after(conflict, namespace, name)
             new = mutate(clone(old))
             if new is None:
                 return old
@@ -279,15 +297,16 @@ class Registry:
             except ApiError as exc:
                 if exc.reason != errors.Reason.CONFLICT.value:
                     raise
+                conflict = exc
 
     async def guaranteed_update_raw(self, namespace: str, name: str, mutate: Mutation) -> Any:
         """Like guaranteed_update, for server-owned writes that set spec and status together
         (binding a pod): no strategy preparation, only validation."""
-        written = await self._update_cached(namespace, name, mutate, None)
+        written, conflict = await self._update_cached(namespace, name, mutate, None)
         if written is not None:
             return written
         while True:
-            old, revision = await self._read(namespace, name)
+            old, revision = await self._read_after(conflict, namespace, name)
             new = mutate(clone(old))
             if new is None:
                 return old
@@ -299,38 +318,42 @@ class Registry:
             except ApiError as exc:
                 if exc.reason != errors.Reason.CONFLICT.value:
                     raise
+                conflict = exc
 
     async def _update_cached(self, namespace: str, name: str, mutate: Mutation,
-                             status: bool | None) -> Any | None:
+                             status: bool | None) -> tuple[Any | None, ApiError | None]:
         """One read-modify-write attempt on the watch cache's copy instead of a read from etcd.
 
         The write is a compare-and-swap on the cached revision, so a stale copy can only make
         it fail, never overwrite a newer object. Anything short of a successful write — a
         conflict, the object missing, ``mutate`` refusing or finding nothing to change, an
-        invalid result — returns None and the caller starts over from etcd, so what the caller
-        finally sees is decided on the stored object, as before. ``status`` None means a raw
-        update (guaranteed_update_raw).
+        invalid result — returns no object and the caller starts over from the stored one, so
+        what the caller finally sees is decided on it, as before: from the object the conflict
+        returned, else read from etcd. ``status`` None means a raw update
+        (guaranteed_update_raw).
         """
         cached = self.cache.get(self.kind, self.key(namespace, name))
         if cached is None:
-            return None
+            return None, None
         try:
             new = mutate(clone(cached))
             if new is None:
-                return None
+                return None, None
             if status is None:
                 if self.strategy.validate_raw_update(new, cached):
-                    return None
+                    return None, None
             else:
                 self._stamp_type(new)
                 self._prepare_update(new, cached, status)
                 if new == cached:
-                    return None
-            return await self._store_update(new, int(cached.metadata.resource_version))
+                    return None, None
+            return await self._store_update(new, int(cached.metadata.resource_version)), None
         except StoreUnavailableError:
             raise  # the write may have happened: report it as the etcd path would
+        except ApiError as exc:
+            return None, exc if exc.reason == errors.Reason.CONFLICT.value else None
         except Exception:
-            return None
+            return None, None
 
     # -- patch ----------------------------------------------------------------------------
     async def patch(self, namespace: str, name: str, patch_type: str, patch: bytes,

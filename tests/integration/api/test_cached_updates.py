@@ -73,6 +73,37 @@ async def test_stale_cache_copy_never_loses_a_newer_write(api: Api) -> None:
     assert dict(stored.data) == {"value": "two", "extra": "yes"}
 
 
+async def test_a_conflict_on_the_stale_copy_retries_from_what_the_write_found(
+        api: Api, store: EtcdStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = api.registry("ConfigMap")
+    name = _name()
+    created = await _config_map(api, name, "one")
+    await api.cache.stop()
+    newer = core_pb2.ConfigMap()
+    newer.CopyFrom(created)
+    newer.data["value"] = "two"
+    await registry.update(newer)
+    reads: list[bytes] = []
+    read = store.get
+
+    async def counted_read(key: bytes) -> object:
+        reads.append(key)
+        return await read(key)
+
+    monkeypatch.setattr(store, "get", counted_read)
+
+    def add(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap:
+        config.data["extra"] = "yes"
+        return config
+
+    await registry.guaranteed_update("default", name, add)
+    # The failed compare-and-swap returned the stored object; the retry started from it.
+    assert reads == []
+    monkeypatch.undo()
+    stored = await registry.get("default", name)
+    assert dict(stored.data) == {"value": "two", "extra": "yes"}
+
+
 async def test_no_change_on_a_stale_copy_is_checked_against_the_stored_object(api: Api) -> None:
     registry = api.registry("ConfigMap")
     name = _name()
@@ -135,3 +166,32 @@ async def test_update_is_judged_on_the_stored_revision_whatever_the_cache_holds(
     current.data["value"] = "four"
     await registry.update(current)
     assert (await registry.get("default", name)).data["value"] == "four"
+
+
+async def test_an_update_older_than_the_cached_version_is_refused_without_reading_etcd(
+        api: Api, store: EtcdStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = api.registry("ConfigMap")
+    name = _name()
+    created = await _config_map(api, name, "one")
+    newer = core_pb2.ConfigMap()
+    newer.CopyFrom(created)
+    newer.data["value"] = "two"
+    second = await registry.update(newer)
+    assert await api.cache.wait_for_revision(int(second.metadata.resource_version), 5)
+    reads: list[bytes] = []
+    read = store.get
+
+    async def counted_read(key: bytes) -> object:
+        reads.append(key)
+        return await read(key)
+
+    monkeypatch.setattr(store, "get", counted_read)
+    stale = core_pb2.ConfigMap()
+    stale.CopyFrom(created)
+    stale.data["value"] = "three"
+    with pytest.raises(ApiError) as refused:
+        await registry.update(stale)
+    assert refused.value.code == Code.ABORTED
+    assert reads == []
+    monkeypatch.undo()
+    assert (await registry.get("default", name)).data["value"] == "two"
