@@ -11,6 +11,8 @@ What the service adds to plain writes:
   BOOKMARK, so a kubelet knows which pods exist (and which it runs that no longer do).
 - UpdatePodStatus replaces what the kubelet owns and keeps other writers' conditions.
 - RecordEvent of an Event whose name exists already counts a repeat (count, lastTimestamp).
+  RecordEvents does the same for up to MAX_EVENTS_PER_CALL events, each recorded or refused
+  on its own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from controlplane.apiserver.watchcache import Filter
 from kemu.api import errors, kinds
 from kemu.api.fields import FieldRequirement, FieldSelector
 from kemu.api.meta import now_rfc3339, now_rfc3339_micro
+from kemu.client.status import to_status
 from kemu.v1 import api_pb2, api_pb2_grpc, coordination_pb2, core_pb2
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ POD_CIDR_RANGE = ipaddress.ip_network("10.244.0.0/14")
 KUBELET_OWNED_LABELS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
                         "beta.kubernetes.io/os", "beta.kubernetes.io/arch")
 # Pod conditions the kubelet owns; a status update keeps every other one as stored.
+# Events in one RecordEvents call; a kubelet sends more in several calls.
+MAX_EVENTS_PER_CALL = 100
 KUBELET_POD_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
                           "PodScheduled")
 
@@ -241,9 +246,35 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
     async def RecordEvent(self, request: api_pb2.RecordEventRequest,
                           context: Any) -> api_pb2.RecordEventResponse:
         _require_node(request.node_name)
-        event = clone(request.event)
+        await self._record(request.node_name, request.event)
+        return api_pb2.RecordEventResponse()
+
+    @unary
+    async def RecordEvents(self, request: api_pb2.RecordEventsRequest,
+                           context: Any) -> api_pb2.RecordEventsResponse:
+        _require_node(request.node_name)
+        if len(request.events) > MAX_EVENTS_PER_CALL:
+            raise errors.invalid_error("RecordEventsRequest", request.node_name, [errors.too_many(
+                "events", len(request.events), MAX_EVENTS_PER_CALL)])
+        # Concurrently: one after another, a hundred writes under load outlast the call's
+        # deadline, and the kubelet would send them all again.
+        outcomes = await asyncio.gather(
+            *(self._record(request.node_name, event) for event in request.events),
+            return_exceptions=True)
+        response = api_pb2.RecordEventsResponse()
+        for outcome in outcomes:
+            if isinstance(outcome, errors.ApiError):
+                response.results.append(to_status(outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                response.results.add(code=0)
+        return response
+
+    async def _record(self, node_name: str, sent: core_pb2.Event) -> None:
+        event = clone(sent)
         event.source.component = "kubelet"
-        event.source.host = request.node_name
+        event.source.host = node_name
         if not event.metadata.name and not event.metadata.generate_name:
             event.metadata.generate_name = f"{event.involved_object.name or 'node'}."
         if not event.first_timestamp:
@@ -267,4 +298,3 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
 
             await registry.guaranteed_update(event.metadata.namespace or "default",
                                              event.metadata.name, repeat)
-        return api_pb2.RecordEventResponse()

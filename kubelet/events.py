@@ -4,7 +4,8 @@ Like client-go's event correlator, a repeat of the same event (same object, type
 message) is not a new Event but a higher ``count`` and a later ``lastTimestamp`` on the first
 one. Repeats are also folded in time: one Event is written at most once per ``interval``, so a
 failing probe or a crash loop costs one API call per interval, not one per occurrence.
-Recording never blocks the caller; a single sender task writes.
+Recording never blocks the caller; a single sender task writes, in one call for all events
+due at that moment.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
 MAX_TRACKED = 4096
+# Events per RecordEvents call (the control plane accepts at most 100).
+MAX_EVENTS_PER_CALL = 100
 
 
 @dataclass
@@ -86,30 +89,41 @@ class EventRecorder:
                     due.append(series)
                 elif later is None or series.next_send < later:
                     later = series.next_send
-            for series in due:
-                await self._send(series, now)
+            for start in range(0, len(due), MAX_EVENTS_PER_CALL):
+                await self._send(due[start:start + MAX_EVENTS_PER_CALL], now)
             if not due:
                 self._wakeup.clear()
                 await wait_until(self.clock, self._wakeup, later)
 
-    async def _send(self, series: _Series, now: float) -> None:
-        event = series.event
-        event.count = series.count
-        event.reporting_instance = self.client.node_name
-        event.last_timestamp = now_rfc3339(series.last)
-        count = series.count
+    async def _send(self, batch: list[_Series], now: float) -> None:
+        """One call for every event due: what a pod's start records (Pulled, Created, Started)
+        and what other pods recorded meanwhile travel together."""
+        counts = []
+        for series in batch:
+            event = series.event
+            event.count = series.count
+            event.reporting_instance = self.client.node_name
+            event.last_timestamp = now_rfc3339(series.last)
+            counts.append(series.count)
         try:
-            await self.client.record_event(event)
+            results = await self.client.record_events([series.event for series in batch])
         except ApiError as exc:
-            log.debug("node=%s event %s %s not recorded: %s", self.client.node_name,
-                      event.reason, event.involved_object.name, exc)
-            series.next_send = now + self.interval
-            if exc.code not in FAILOVER_CODES:
-                series.sent_count = count  # refused (e.g. its namespace is gone): drop it
+            log.debug("node=%s %d events not recorded: %s", self.client.node_name, len(batch), exc)
+            for series, count in zip(batch, counts, strict=True):
+                series.next_send = now + self.interval
+                if exc.code not in FAILOVER_CODES:
+                    series.sent_count = count  # refused as a whole: drop them
             return
-        self.sent += 1
-        series.sent_count = count
-        series.next_send = now + self.interval
+        for series, count, refused in zip(batch, counts, results, strict=True):
+            series.next_send = now + self.interval
+            if refused is not None:
+                log.debug("node=%s event %s %s not recorded: %s", self.client.node_name,
+                          series.event.reason, series.event.involved_object.name, refused)
+                if refused.code in FAILOVER_CODES:
+                    continue  # etcd was unavailable: try again after the interval
+            else:
+                self.sent += 1
+            series.sent_count = count  # recorded, or refused (e.g. its namespace is gone)
 
 
 def pod_reference(pod: core_pb2.Pod, field_path: str = "") -> meta_pb2.ObjectReference:

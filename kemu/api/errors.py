@@ -133,6 +133,10 @@ def too_long(path: str, limit: int, unit: str = "bytes") -> FieldError:
     return FieldError(FieldErrorType.TOO_LONG, path, f"must have at most {limit} {unit}")
 
 
+def too_many(path: str, actual: int, limit: int) -> FieldError:
+    return FieldError(FieldErrorType.TOO_MANY, path, f"must have at most {limit} items", actual)
+
+
 def not_found(path: str, value: Any) -> FieldError:
     return FieldError(FieldErrorType.NOT_FOUND, path, "", value)
 

@@ -23,7 +23,7 @@ import grpc
 
 from kemu.api.errors import ApiError, Code
 from kemu.client.interface import WatchEvent
-from kemu.client.status import from_rpc_error
+from kemu.client.status import from_rpc_error, from_status
 from kemu.v1 import api_pb2, api_pb2_grpc, coordination_pb2, core_pb2
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,13 @@ class NodeAgentClient:
     async def record_event(self, event: core_pb2.Event) -> None:
         await self._call("RecordEvent", api_pb2.RecordEventRequest(node_name=self.node_name,
                                                                     event=event))
+
+    async def record_events(self, events: Sequence[core_pb2.Event]) -> list[ApiError | None]:
+        """Several events in one call: for each, None when recorded, else why it was refused.
+        A failure of the call itself (the control plane unreachable) raises, as other calls do."""
+        response: api_pb2.RecordEventsResponse = await self._call(
+            "RecordEvents", api_pb2.RecordEventsRequest(node_name=self.node_name, events=events))
+        return [from_status(result) if result.code else None for result in response.results]
 
     async def watch_pods(self, resource_version: str = "", *,
                          idle_timeout: float | None = None) -> AsyncIterator[WatchEvent]:

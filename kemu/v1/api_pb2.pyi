@@ -265,3 +265,17 @@ class RecordEventRequest(_message.Message):
 class RecordEventResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RecordEventsRequest(_message.Message):
+    __slots__ = ("node_name", "events")
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    node_name: str
+    events: _containers.RepeatedCompositeFieldContainer[_core_pb2.Event]
+    def __init__(self, node_name: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_core_pb2.Event, _Mapping]]] = ...) -> None: ...
+
+class RecordEventsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[Status]
+    def __init__(self, results: _Optional[_Iterable[_Union[Status, _Mapping]]] = ...) -> None: ...

@@ -492,6 +492,11 @@ class NodeAgentStub:
                 request_serializer=kemu_dot_v1_dot_api__pb2.RecordEventRequest.SerializeToString,
                 response_deserializer=kemu_dot_v1_dot_api__pb2.RecordEventResponse.FromString,
                 _registered_method=True)
+        self.RecordEvents = channel.unary_unary(
+                '/kemu.v1.NodeAgent/RecordEvents',
+                request_serializer=kemu_dot_v1_dot_api__pb2.RecordEventsRequest.SerializeToString,
+                response_deserializer=kemu_dot_v1_dot_api__pb2.RecordEventsResponse.FromString,
+                _registered_method=True)
 
 
 class NodeAgentServicer:
@@ -545,6 +550,12 @@ class NodeAgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeAgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -582,6 +593,11 @@ def add_NodeAgentServicer_to_server(servicer, server):
                     servicer.RecordEvent,
                     request_deserializer=kemu_dot_v1_dot_api__pb2.RecordEventRequest.FromString,
                     response_serializer=kemu_dot_v1_dot_api__pb2.RecordEventResponse.SerializeToString,
+            ),
+            'RecordEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordEvents,
+                    request_deserializer=kemu_dot_v1_dot_api__pb2.RecordEventsRequest.FromString,
+                    response_serializer=kemu_dot_v1_dot_api__pb2.RecordEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -775,6 +791,33 @@ class NodeAgent:
             '/kemu.v1.NodeAgent/RecordEvent',
             kemu_dot_v1_dot_api__pb2.RecordEventRequest.SerializeToString,
             kemu_dot_v1_dot_api__pb2.RecordEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kemu.v1.NodeAgent/RecordEvents',
+            kemu_dot_v1_dot_api__pb2.RecordEventsRequest.SerializeToString,
+            kemu_dot_v1_dot_api__pb2.RecordEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

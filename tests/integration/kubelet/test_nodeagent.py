@@ -72,6 +72,33 @@ async def test_repeated_event_is_counted_not_duplicated(shared_control_plane: Lo
         (5, "2024-01-01T00:01:00Z", "node-d")]
 
 
+async def test_events_sent_together_are_each_recorded_or_refused(
+        shared_control_plane: LocalCluster, client: GrpcClient) -> None:
+    name = unique("batch")
+    events = []
+    for reason in ("Pulled", "Created", "Started"):
+        event = core_pb2.Event(type="Normal", reason=reason, message=f"{reason} app", count=1)
+        event.metadata.name, event.metadata.namespace = f"{name}.{reason.lower()}", "default"
+        event.involved_object.name, event.involved_object.kind = name, "Pod"
+        events.append(event)
+    # Invalid (about an object in another namespace): refused alone, the others are stored.
+    events[1].involved_object.namespace = "elsewhere"
+    async with NodeAgentClient(shared_control_plane.address, "node-e") as kubelet:
+        results = await kubelet.record_events(events)
+        assert results[0] is None and results[2] is None
+        refused = results[1]
+        assert refused is not None and refused.code == Code.INVALID_ARGUMENT
+        assert "involvedObject.namespace" in refused.message
+        with pytest.raises(ApiError) as too_many:
+            await kubelet.record_events([events[0]] * 101)
+        assert too_many.value.code == Code.INVALID_ARGUMENT
+        assert "events: Too many: must have at most 100 items" in too_many.value.message
+    found = await client.list(core_pb2.Event, "default",
+                              field_selector=f"involvedObject.name={name}")
+    assert sorted((e.reason, e.source.host) for e in found.items) == [
+        ("Pulled", "node-e"), ("Started", "node-e")]
+
+
 async def lease_of(client: GrpcClient) -> coordination_pb2.Lease | None:
     try:
         return await client.get(coordination_pb2.Lease, "roamer", "kube-node-lease")

@@ -7,8 +7,10 @@ event recorder are the real ones, driven by ``FakeClock.advance``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
+from kemu.api.errors import ApiError
 from kemu.timing import DEFAULT, Timing
 from kemu.v1 import core_pb2
 from kubelet.clock import FakeClock
@@ -40,10 +42,12 @@ class MemoryNodeAgent:
         self.updates.append((uid, copy))
         return core_pb2.Pod()
 
-    async def record_event(self, event: core_pb2.Event) -> None:
-        copy = core_pb2.Event()
-        copy.CopyFrom(event)
-        self.events.append(copy)
+    async def record_events(self, events: Sequence[core_pb2.Event]) -> list[ApiError | None]:
+        for event in events:
+            copy = core_pb2.Event()
+            copy.CopyFrom(event)
+            self.events.append(copy)
+        return [None] * len(events)
 
     async def remove_pod(self, namespace: str, name: str, uid: str) -> None:
         self.removed.append(uid)

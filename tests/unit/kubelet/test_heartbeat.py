@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -45,8 +46,8 @@ class DeletedOnce:
         self.posted.append(status)
         return core_pb2.Node()
 
-    async def record_event(self, event: core_pb2.Event) -> None:
-        pass
+    async def record_events(self, events: Sequence[core_pb2.Event]) -> list[ApiError | None]:
+        return [None] * len(events)
 
 
 async def test_a_node_deleted_as_it_registers_is_registered_again() -> None:

@@ -5,6 +5,7 @@ to its status loop if the control plane is), instead of exiting with "node was r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -39,8 +40,8 @@ class DeletedAfterRegistering:
         self.status_writes += 1
         raise self.error
 
-    async def record_event(self, event: core_pb2.Event) -> None:
-        return None
+    async def record_events(self, events: Sequence[core_pb2.Event]) -> list[ApiError | None]:
+        return [None] * len(events)
 
 
 @pytest.mark.parametrize(("error", "registrations"), [
