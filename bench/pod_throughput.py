@@ -124,10 +124,21 @@ async def burst(replicas: int, nodes: int, profile: str, ceiling: float,
         **_writes_row(counts, len(running)),
         "ceiling_writes_per_s": ceiling, **_cpu_row(cpu, bench_cpu / elapsed),
         **_cpu_per_pod(cpu_used, len(running)), **_calls_per_pod(calls, len(running)), **load,
-        "event_reasons": reasons,
+        "event_reasons": reasons, "timeline": _timeline(clock, started),
     }
     _bound(row)
     return row
+
+
+def _timeline(clock: PodClock, started: float) -> dict[str, dict[str, float]]:
+    """Seconds from the Deployment's creation until the first, the middle and the last pod
+    was created, bound and Running: which stage the burst waits on."""
+    stages = {"created": [t.seen for t in clock.pods.values()],
+              "bound": [t.bound for t in clock.pods.values() if t.bound],
+              "running": [t.running for t in clock.pods.values() if t.running]}
+    return {stage: {"first": min(times) - started, "p50": percentile(times, 50) - started,
+                    "last": max(times) - started}
+            for stage, times in stages.items() if times}
 
 
 async def churn(rate: float, seconds: float, lifetime: float, nodes: int, profile: str,
@@ -312,6 +323,9 @@ def main() -> None:
         if "event_reasons" in row:
             print(f"{row['workload']} {row['replicas']}: {row['deleted']} pods deleted; "
                   f"events by reason {row['event_reasons']}")
+        for stage, moments in row.get("timeline", {}).items():
+            print(f"{row['workload']} {row['replicas']}: {stage:8} " + "  ".join(
+                f"{name} {seconds:6.2f} s" for name, seconds in moments.items()))
     path = write_result("pod_throughput", {"options": vars(options), "rows": rows})
     print(f"\nwritten to {path}")
 
