@@ -111,6 +111,20 @@ async def slow_start_batch(count: int, initial: int,
     return successes, None
 
 
+def kept_and_undecided(candidates: list[tuple[core_pb2.Pod, PodFacts]], owner_uid: str,
+                       selector: labels.Selector) -> tuple[list[core_pb2.Pod], list[core_pb2.Pod]]:
+    """The pods a sync keeps without the ref manager — ours and still selected, nearly every
+    pod on every sync — and the others, for the ref manager to adopt or release."""
+    kept: list[core_pb2.Pod] = []
+    undecided: list[core_pb2.Pod] = []
+    for pod, known in candidates:
+        if known.controller_uid == owner_uid and known.matches(selector):
+            kept.append(pod)
+        else:
+            undecided.append(pod)
+    return kept, undecided
+
+
 def calculate_status(owner: Any, pods: list[core_pb2.Pod], manage_error: Exception | None,
                      min_ready: float, now: float,
                      facts: Callable[[core_pb2.Pod], PodFacts] = facts_of,
@@ -355,17 +369,19 @@ class ReplicaSetController(Controller):
         selector = self.selector(owner)
         if selector is None:
             return
-        candidates = self._candidates(owner)
         facts = self.facts
-        manager = RefManager(self.client, owner,
-                             lambda pod: facts(pod).matches(selector),
-                             recheck_deletion_timestamp(self.client, owner),
-                             lambda pod: facts(pod).controller_uid)
-        try:
-            pods = await manager.claim(candidates)
-        except AdoptionRefusedError as exc:
-            log.info("%s %s: %s", self.kind_name, key, exc)
-            return
+        pods, undecided = kept_and_undecided(self._candidates(owner), owner.metadata.uid,
+                                             selector)
+        if undecided:
+            manager = RefManager(self.client, owner,
+                                 lambda pod: facts(pod).matches(selector),
+                                 recheck_deletion_timestamp(self.client, owner),
+                                 lambda pod: facts(pod).controller_uid)
+            try:
+                pods.extend(await manager.claim(undecided))
+            except AdoptionRefusedError as exc:
+                log.info("%s %s: %s", self.kind_name, key, exc)
+                return
         manage_error: Exception | None = None
         if needs_sync and not owner.metadata.deletion_timestamp:
             try:
@@ -383,12 +399,12 @@ class ReplicaSetController(Controller):
         if manage_error is not None:
             raise manage_error
 
-    def _candidates(self, owner: Any) -> list[core_pb2.Pod]:
-        """Active pods we control plus active orphans in our namespace."""
+    def _candidates(self, owner: Any) -> list[tuple[core_pb2.Pod, PodFacts]]:
+        """Active pods we control plus active orphans in our namespace, with their facts."""
         owned = self.pods.by_index(CONTROLLER_UID_INDEX, owner.metadata.uid)
         orphans = self.pods.by_index(ORPHANS_INDEX, owner.metadata.namespace)
         facts = self.facts
-        return [p for p in owned + orphans if facts(p).active]
+        return [(p, known) for p in owned + orphans if (known := facts(p)).active]
 
     async def _manage_replicas(self, key: str, owner: Any, pods: list[core_pb2.Pod]) -> None:
         desired = desired_replicas(owner)
