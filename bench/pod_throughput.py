@@ -9,11 +9,14 @@ control plane, one process per node; the fast timing profile unless ``--profile 
 - churn (``--churn-rate 20``): bare pods created at a steady rate for ``--churn-seconds``,
   each deleted again ``--churn-lifetime`` seconds after it runs; p50/p99 startup latency.
 
-Every figure is set against the store ceiling (measured first, on a private etcd with the same
-fsync setting): the etcd writes each pod costs are counted by replaying etcd's history for the
-run, and ``bound = ceiling / writes per pod`` is the pod rate the store alone would allow.
+Every figure is set against the store ceiling (measured just before each run, on a private etcd
+with the same fsync setting): the etcd writes each pod costs are counted by replaying etcd's
+history for the run, and ``bound = ceiling / writes per pod`` is the pod rate the store alone
+would allow. ``--repeat N`` runs each burst size N times and adds the median and range of each
+figure: on a shared VM one commit's pods/s can differ twofold between runs.
 
     python -m bench.pod_throughput [--replicas 1000,5000] [--nodes 20] [--churn-rate 20]
+                                   [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import statistics
 import time
 from collections import Counter
 from typing import Any
@@ -285,20 +289,46 @@ COLUMNS = ["workload", "replicas", "seconds", "pods_per_s", "pods_per_s_steady",
            "kubelet_cpu_ms_per_pod", "load1"]
 
 
-async def _main(options: argparse.Namespace) -> list[dict[str, Any]]:
+async def _ceiling() -> float:
     ceiling = await store_ceiling_writes_per_s()
     print(f"store ceiling: {ceiling:.0f} writes/s (no fsync, concurrent creates)", flush=True)
+    return ceiling
+
+
+async def _main(options: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for replicas in [int(r) for r in options.replicas.split(",") if r]:
-        row = await burst(replicas, options.nodes, options.profile, ceiling, options.spy)
-        print(table([row], COLUMNS), flush=True)
-        rows.append(row)
+        for run in range(1, options.repeat + 1):
+            # Each run against the ceiling measured just before it: the VM's speed drifts.
+            row = await burst(replicas, options.nodes, options.profile, await _ceiling(),
+                              options.spy)
+            row["run"] = run
+            print(table([row], COLUMNS), flush=True)
+            rows.append(row)
     if options.churn_rate > 0:
         row = await churn(options.churn_rate, options.churn_seconds, options.churn_lifetime,
-                          options.nodes, options.profile, ceiling)
+                          options.nodes, options.profile, await _ceiling())
         print(table([row], COLUMNS), flush=True)
         rows.append(row)
     return rows
+
+
+SUMMARY_COLUMNS = ["pods_per_s", "ratio_to_bound", "startup_p99_s", "cp_cpu_ms_per_pod",
+                   "etcd_cpu_ms_per_pod", "kubelet_cpu_ms_per_pod", "etcd_txns_per_pod"]
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per burst size over its runs: the median, and the lowest and highest, of each figure."""
+    summaries = []
+    for replicas in sorted({r["replicas"] for r in rows if r["workload"] == "burst"}):
+        runs = [r for r in rows if r["workload"] == "burst" and r["replicas"] == replicas]
+        summary: dict[str, Any] = {"replicas": replicas, "runs": len(runs)}
+        for column in SUMMARY_COLUMNS:
+            values = sorted(float(r[column]) for r in runs)
+            summary[column] = (f"{statistics.median(values):.3g} "
+                               f"({values[0]:.3g} to {values[-1]:.3g})")
+        summaries.append(summary)
+    return summaries
 
 
 def main() -> None:
@@ -312,6 +342,9 @@ def main() -> None:
     parser.add_argument("--churn-seconds", type=float, default=60.0)
     parser.add_argument("--churn-lifetime", type=float, default=10.0,
                         help="seconds a churn pod runs before it is deleted")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each burst size; with more than one, also the median "
+                             "and range of each figure (the VM's speed drifts between runs)")
     parser.add_argument("--spy", action="store_true",
                         help="profile the control plane and one kubelet with py-spy")
     options = parser.parse_args()
@@ -326,7 +359,12 @@ def main() -> None:
         for stage, moments in row.get("timeline", {}).items():
             print(f"{row['workload']} {row['replicas']}: {stage:8} " + "  ".join(
                 f"{name} {seconds:6.2f} s" for name, seconds in moments.items()))
-    path = write_result("pod_throughput", {"options": vars(options), "rows": rows})
+    summaries = summarise(rows) if options.repeat > 1 else []
+    if summaries:
+        print("\nmedian (lowest to highest) over the runs of each burst size:")
+        print(table(summaries, ["replicas", "runs", *SUMMARY_COLUMNS]))
+    path = write_result("pod_throughput", {"options": vars(options), "rows": rows,
+                                           "summaries": summaries})
     print(f"\nwritten to {path}")
 
 
