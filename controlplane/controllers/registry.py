@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,8 +23,9 @@ class ControllerContext:
     # How far the informers' source (the watch cache) is behind this process's own writes.
     view_lag: Callable[[], float] = lambda: 0.0
 
-    def recorder(self, component: str) -> EventRecorder:
-        return EventRecorder(self.client, component, self.identity)
+    def recorder(self, component: str,
+                 clock: Callable[[], float] = time.monotonic) -> EventRecorder:
+        return EventRecorder(self.client, component, self.identity, clock)
 
 
 ControllerFactory = Callable[[ControllerContext], Controller]

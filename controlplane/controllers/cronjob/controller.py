@@ -73,7 +73,8 @@ class CronJobController(Controller):
         self.client = context.client
         self.clock: Clock = clock if clock is not None else clock_from_environment()
         self.zone = zone if zone is not None else local_zone()
-        self.recorder = context.recorder("cronjob-controller")
+        # Aggregation and the spam filter count on the schedule's clock.
+        self.recorder = context.recorder("cronjob-controller", self.clock.now)
         self.cron_jobs = context.informers.informer(batch_pb2.CronJob)
         self.jobs = context.informers.informer(batch_pb2.Job)
         self.jobs.add_indexer(BY_CRONJOB_INDEX, by_cronjob_name)
