@@ -40,6 +40,36 @@ async def _config_map(api: Api, name: str, value: str) -> core_pb2.ConfigMap:
     return created
 
 
+def _copy_with(config: core_pb2.ConfigMap, value: str) -> core_pb2.ConfigMap:
+    copy = core_pb2.ConfigMap()
+    copy.CopyFrom(config)
+    copy.data["value"] = value
+    return copy
+
+
+async def _changed_behind_the_cache(api: Api, name: str) -> None:
+    """ConfigMap ``name`` created with value "one", then the cache stopped (it keeps that
+    copy) and the stored object changed to "two"."""
+    created = await _config_map(api, name, "one")
+    await api.cache.stop()
+    newer = _copy_with(created, "two")
+    await api.registry("ConfigMap").update(newer)
+
+
+def _count_reads(store: EtcdStore, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The keys read from etcd from now on, until ``monkeypatch.undo()`` (the reads still go
+    to the real store)."""
+    reads: list[bytes] = []
+    read = store.get
+
+    async def counted_read(key: bytes) -> object:
+        reads.append(key)
+        return await read(key)
+
+    monkeypatch.setattr(store, "get", counted_read)
+    return reads
+
+
 async def test_fresh_cache_update_applies_the_change(api: Api) -> None:
     name = _name()
     await _config_map(api, name, "one")
@@ -59,9 +89,7 @@ async def test_stale_cache_copy_never_loses_a_newer_write(api: Api) -> None:
     name = _name()
     created = await _config_map(api, name, "one")
     await api.cache.stop()  # from here on the cache holds the old copy
-    newer = core_pb2.ConfigMap()
-    newer.CopyFrom(created)
-    newer.data["value"] = "two"
+    newer = _copy_with(created, "two")
     await registry.update(newer)
 
     def add(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap:
@@ -77,20 +105,8 @@ async def test_a_conflict_on_the_stale_copy_retries_from_what_the_write_found(
         api: Api, store: EtcdStore, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = api.registry("ConfigMap")
     name = _name()
-    created = await _config_map(api, name, "one")
-    await api.cache.stop()
-    newer = core_pb2.ConfigMap()
-    newer.CopyFrom(created)
-    newer.data["value"] = "two"
-    await registry.update(newer)
-    reads: list[bytes] = []
-    read = store.get
-
-    async def counted_read(key: bytes) -> object:
-        reads.append(key)
-        return await read(key)
-
-    monkeypatch.setattr(store, "get", counted_read)
+    await _changed_behind_the_cache(api, name)
+    reads = _count_reads(store, monkeypatch)
 
     def add(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap:
         config.data["extra"] = "yes"
@@ -107,12 +123,7 @@ async def test_a_conflict_on_the_stale_copy_retries_from_what_the_write_found(
 async def test_no_change_on_a_stale_copy_is_checked_against_the_stored_object(api: Api) -> None:
     registry = api.registry("ConfigMap")
     name = _name()
-    created = await _config_map(api, name, "one")
-    await api.cache.stop()
-    newer = core_pb2.ConfigMap()
-    newer.CopyFrom(created)
-    newer.data["value"] = "two"
-    await registry.update(newer)
+    await _changed_behind_the_cache(api, name)
 
     def set_one(config: core_pb2.ConfigMap) -> core_pb2.ConfigMap | None:
         if config.data["value"] == "one":
@@ -149,21 +160,15 @@ async def test_update_is_judged_on_the_stored_revision_whatever_the_cache_holds(
     name = _name()
     created = await _config_map(api, name, "one")
     await api.cache.stop()  # the cache keeps the created version
-    newer = core_pb2.ConfigMap()
-    newer.CopyFrom(created)
-    newer.data["value"] = "two"
+    newer = _copy_with(created, "two")
     second = await registry.update(newer)
     # A writer still holding the first version: refused, though the cache shows that version.
-    stale = core_pb2.ConfigMap()
-    stale.CopyFrom(created)
-    stale.data["value"] = "three"
+    stale = _copy_with(created, "three")
     with pytest.raises(ApiError) as refused:
         await registry.update(stale)
     assert refused.value.code == Code.ABORTED
     # A writer holding the stored version: accepted, though the cache has not seen it.
-    current = core_pb2.ConfigMap()
-    current.CopyFrom(second)
-    current.data["value"] = "four"
+    current = _copy_with(second, "four")
     await registry.update(current)
     assert (await registry.get("default", name)).data["value"] == "four"
 
@@ -173,22 +178,11 @@ async def test_an_update_older_than_the_cached_version_is_refused_without_readin
     registry = api.registry("ConfigMap")
     name = _name()
     created = await _config_map(api, name, "one")
-    newer = core_pb2.ConfigMap()
-    newer.CopyFrom(created)
-    newer.data["value"] = "two"
+    newer = _copy_with(created, "two")
     second = await registry.update(newer)
     assert await api.cache.wait_for_revision(int(second.metadata.resource_version), 5)
-    reads: list[bytes] = []
-    read = store.get
-
-    async def counted_read(key: bytes) -> object:
-        reads.append(key)
-        return await read(key)
-
-    monkeypatch.setattr(store, "get", counted_read)
-    stale = core_pb2.ConfigMap()
-    stale.CopyFrom(created)
-    stale.data["value"] = "three"
+    reads = _count_reads(store, monkeypatch)
+    stale = _copy_with(created, "three")
     with pytest.raises(ApiError) as refused:
         await registry.update(stale)
     assert refused.value.code == Code.ABORTED
