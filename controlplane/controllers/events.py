@@ -8,6 +8,8 @@
   minutes (the spam filter): a 1000-replica scale-up writes 25 events about its ReplicaSet
   (9 SuccessfulCreate, then the combined one counted up), not 1000.
 
+The scheduler keeps only the first rule, as kube-scheduler's events.k8s.io recorder does.
+
 Recording never blocks a controller: events go through a bounded queue to a background writer,
 and when the queue is full they are dropped, as client-go's broadcaster does.
 """
@@ -88,14 +90,17 @@ def _bounded_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
 
 class EventRecorder:
     """``clock``: seconds, for aggregation and the spam filter (a controller that runs on a
-    clock of its own passes it)."""
+    clock of its own passes it). ``correlate`` False keeps only the counting of repeats: the
+    scheduler, which in Kubernetes records through the events.k8s.io recorder, has neither
+    aggregation nor a spam filter."""
 
     def __init__(self, client: ApiClient, component: str, host: str = "",
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, correlate: bool = True):
         self.client = client
         self.component = component
         self.host = host
         self.clock = clock
+        self.correlate = correlate
         self._queue: asyncio.Queue[tuple[meta_pb2.ObjectReference, str, str, str, _Key]] = \
             asyncio.Queue(_QUEUE_SIZE)
         self._seen: dict[_Key, _Seen] = {}
@@ -121,13 +126,15 @@ class EventRecorder:
 
     def event(self, obj: Any, event_type: str, reason: str, message: str) -> None:
         reference = object_reference(obj)
-        now = self.clock()
-        message, key = self._aggregate(reference, event_type, reason, message, now)
-        if not self._allowed(reference, now):
-            self.filtered += 1
-            log.debug("event %s about %s not recorded: more than %d about it lately",
-                      reason, reference.name, SPAM_BURST)
-            return
+        key: _Key = (reference.uid, event_type, reason, message)
+        if self.correlate:
+            now = self.clock()
+            message, key = self._aggregate(reference, event_type, reason, message, now)
+            if not self._allowed(reference, now):
+                self.filtered += 1
+                log.debug("event %s about %s not recorded: more than %d about it lately",
+                          reason, reference.name, SPAM_BURST)
+                return
         try:
             self._queue.put_nowait((reference, event_type, reason, message, key))
         except asyncio.QueueFull:
@@ -146,7 +153,7 @@ class EventRecorder:
         _bounded_put(self._similar, similar_key, similar)
         similar.messages.add(message)
         if len(similar.messages) < AGGREGATE_MAX_EVENTS:
-            return message, (ref.uid, event_type, reason, message)
+            return message, (ref.uid, event_type, reason, message)  # as without correlation
         similar.messages.pop()  # stays at the limit: the next one is combined too
         return COMBINED + message, (ref.uid, event_type, reason, _AGGREGATED)
 

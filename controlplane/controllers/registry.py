@@ -23,9 +23,9 @@ class ControllerContext:
     # How far the informers' source (the watch cache) is behind this process's own writes.
     view_lag: Callable[[], float] = lambda: 0.0
 
-    def recorder(self, component: str,
-                 clock: Callable[[], float] = time.monotonic) -> EventRecorder:
-        return EventRecorder(self.client, component, self.identity, clock)
+    def recorder(self, component: str, clock: Callable[[], float] = time.monotonic,
+                 correlate: bool = True) -> EventRecorder:
+        return EventRecorder(self.client, component, self.identity, clock, correlate)
 
 
 ControllerFactory = Callable[[ControllerContext], Controller]

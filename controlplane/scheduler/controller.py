@@ -81,7 +81,8 @@ class Scheduler(Controller):
                          context.is_leader)
         timing = context.timing
         self.client = context.client
-        self.recorder = context.recorder(SCHEDULER_NAME)
+        # Repeats counted, nothing combined or filtered (kube-scheduler's events.k8s.io recorder).
+        self.recorder = context.recorder(SCHEDULER_NAME, correlate=False)
         factory = context.informers
         self.pods = factory.informer(core_pb2.Pod)
         self.nodes = factory.informer(core_pb2.Node)

@@ -108,3 +108,17 @@ async def test_a_repeated_message_is_one_event_counted(
     await recorder.flush()
     [event] = _stored(api)
     assert (event.count, event.message) == (3, "quota exceeded")
+
+
+async def test_without_correlation_only_repeats_are_counted(api: FakeApi, clock: Clock) -> None:
+    recorder = EventRecorder(api, "default-scheduler", "cp-1", clock, correlate=False)
+    rs = _replica_set()
+    for index in range(SPAM_BURST + 5):
+        recorder.event(rs, "Warning", "FailedScheduling", f"0/{index} nodes are available")
+    recorder.event(rs, "Warning", "FailedScheduling", "0/0 nodes are available")
+    await recorder.flush()
+    await recorder.stop()
+    events = _stored(api)
+    assert len(events) == SPAM_BURST + 5
+    assert not [e for e in events if e.message.startswith(COMBINED)]
+    assert [e.count for e in events if e.message == "0/0 nodes are available"] == [2]
