@@ -229,7 +229,8 @@ class WatchCache:
         backoff = 0.1
         while True:
             try:
-                async for event in self.store.watch(keys.ROOT, self.revision):
+                # The cache holds every previous value itself: etcd need not read them.
+                async for event in self.store.watch(keys.ROOT, self.revision, previous=False):
                     self._apply(event)
                     backoff = 0.1
                     if event.revision > self.revision:

@@ -230,9 +230,10 @@ class EtcdStore:
                 return
             raise _translate(exc) from exc
 
-    async def watch(self, prefix: bytes, after_revision: int) -> AsyncIterator[StoreEvent]:
+    async def watch(self, prefix: bytes, after_revision: int, *,
+                    previous: bool = True) -> AsyncIterator[StoreEvent]:
         create = rpc.WatchCreateRequest(key=prefix, range_end=prefix_end(prefix),
-                                        start_revision=after_revision + 1, prev_kv=True)
+                                        start_revision=after_revision + 1, prev_kv=previous)
         call = self._watch.Watch()
         try:
             await call.write(rpc.WatchRequest(create_request=create))

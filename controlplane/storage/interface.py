@@ -100,9 +100,12 @@ class Store(Protocol):
         """Every key under ``prefix`` at ``revision`` (0 = now), and that revision."""
         ...
 
-    def watch(self, prefix: bytes, after_revision: int) -> AsyncIterator[StoreEvent]:
+    def watch(self, prefix: bytes, after_revision: int, *,
+              previous: bool = True) -> AsyncIterator[StoreEvent]:
         """Every change under ``prefix`` with a revision greater than ``after_revision``, in
-        order; raises CompactedError if that history is gone."""
+        order; raises CompactedError if that history is gone. ``previous``: each event also
+        carries the value it replaced (etcd reads it for every event, so a watcher that keeps
+        its own copy passes False)."""
         ...
 
     async def current_revision(self) -> int: ...
