@@ -24,6 +24,9 @@ class Timing:
     node_monitor_period: float = 5.0
     node_monitor_grace_period: float = 40.0
     node_startup_grace_period: float = 60.0
+    # Seconds one kubelet → control plane call may take before the kubelet gives up on that
+    # control plane and tries the next address it was given.
+    node_agent_call_timeout: float = 10.0
     # Pods on a node (kubelet and fake runtime).
     image_pull_delay: float = 0.5
     container_start_delay: float = 0.2
@@ -91,8 +94,13 @@ DEFAULT = Timing()
 # healthy leader (the chaos suite saw both). A fifth keeps Kubernetes' 15:10:2 ratios; failover
 # then takes about 3.4 s, still faster than a node is noticed gone (node monitor grace 2 s +
 # lease renewals).
+#
+# The kubelet's call timeout is not scaled either: it bounds how long a control plane may take
+# to answer under load (seconds during a 5000-pod burst on 2 cores), which the profile does not
+# change, and a call cut short is sent again to another control plane, adding load.
 FAST = dataclasses.replace(DEFAULT.scaled(0.05), leader_lease_duration=3.0,
-                           leader_renew_deadline=2.0, leader_retry_period=0.4)
+                           leader_renew_deadline=2.0, leader_retry_period=0.4,
+                           node_agent_call_timeout=DEFAULT.node_agent_call_timeout)
 PROFILES = {"default": DEFAULT, "fast": FAST}
 ENV_PREFIX = "KEMU_TIMING_"
 

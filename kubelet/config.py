@@ -125,5 +125,3 @@ class KubeletConfig:
     node_ip: str = ""
     timing: Timing = DEFAULT
     metrics_listen: str = ""
-    # Seconds a single NodeAgent call may take before the kubelet tries another control plane.
-    call_timeout: float = 10.0

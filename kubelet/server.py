@@ -41,7 +41,7 @@ class Kubelet:
         timing = config.timing
         self.identity = NodeIdentity.of(config.node_name)
         self.client = client or NodeAgentClient(config.servers, config.node_name,
-                                                timeout=config.call_timeout)
+                                                timeout=timing.node_agent_call_timeout)
         self.runtime: ContainerRuntime = runtime or FakeRuntime(self.clock, timing)
         self.events = EventRecorder(self.client, self.clock, timing.node_status_update_frequency)
         self.statuses = PodStatusManager(self.client, self.clock,

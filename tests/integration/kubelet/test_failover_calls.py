@@ -10,6 +10,7 @@ would end the kubelet loop that made the call as if the loop itself had been can
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,7 +20,7 @@ from kemu.client.grpc_client import GrpcClient
 from kemu.client.nodeagent import CUT_OFF, NodeAgentClient
 from kemu.v1 import core_pb2
 from launcher.cluster import LocalCluster
-from tests.integration.kubelet.helpers import unique
+from tests.integration.kubelet.helpers import node_ready, unique, wait_node
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -94,3 +95,20 @@ async def test_a_pod_watch_cut_off_by_a_failover_ends_with_an_api_error(
     # replaced it (its fail_over(generation) is a no-op, the generation has moved on).
     assert (cut.value.code, cut.value.reason) == (Code.UNAVAILABLE, CUT_OFF)
     assert agent.failovers == 1
+
+
+async def test_the_kubelets_call_timeout_is_a_timing_setting(
+        shared_control_plane: LocalCluster, client: GrpcClient, frozen_address: str) -> None:
+    """A kubelet process given a frozen control plane first and a 1 s call timeout
+    (``--timing node_agent_call_timeout=1``) moves on to the working one and is Ready long
+    before the default 10 s would have let its first call give up."""
+    name = next(n for n in (unique("impatient") for _ in range(64))
+                if zlib.crc32(n.encode()) % 2 == 0)  # starts on the first address, the frozen one
+    node = shared_control_plane.add_node(name, extra_args=[
+        "--server", f"{frozen_address},{shared_control_plane.address}",
+        "--timing", "node_agent_call_timeout=1"])
+    try:
+        await wait_node(client, name, node_ready, "Ready after failing over", timeout=8)
+        assert f"switching to control plane {shared_control_plane.address}" in node.log_tail(200)
+    finally:
+        shared_control_plane.stop_node(name)
