@@ -97,7 +97,10 @@ class StatefulSetController(Controller):
         self.timing = timing
         self.recorder = context.recorder("statefulset-controller")
         self.pod_control = StatefulPodControl(self.client, self.recorder)
-        self.pending = PendingWrites(EXPECTATIONS_TTL * timing.scale)
+        # Kubernetes' 5 minutes in every profile, as the ReplicaSet's and DaemonSet's
+        # expectations: a TTL scaled to the fast profile (15 s) can run out while a saturated
+        # control plane's cache is still behind its own writes (docs/workloads.md).
+        self.pending = PendingWrites(EXPECTATIONS_TTL)
         # Pod UID -> when a pod of a set was seen turning ready (see status.ready_since).
         self.ready_seen: dict[str, float] = {}
         factory = context.informers
