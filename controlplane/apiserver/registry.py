@@ -4,7 +4,8 @@ Every write is a compare-and-swap on the key's revision: an update names the res
 read, and a stale one is a Conflict, never a silent overwrite. Server-side read-modify-write
 operations (patch, bind, delete's bookkeeping) loop on conflicts against the latest object, so
 they never lose another writer's change either. Their first attempt starts from the watch
-cache's copy (one etcd round trip instead of two when the cache is current, as it nearly always
+cache's copy, or from this process's own later write of the object while the cache has not
+shown it yet (one etcd round trip instead of two when that copy is current, as it nearly always
 is); any doubt about that copy sends them back to a read from etcd.
 """
 
@@ -164,6 +165,7 @@ class Registry:
                     continue
                 raise errors.already_exists_error(self.kind.qualified_plural, meta.name) from None
             self.cache.note_written(kv.mod_revision)
+            self.cache.remember_write(self.kind, kv.key, kv.mod_revision, data)
             meta.resource_version = str(kv.mod_revision)
             return obj
         raise AssertionError("unreachable")
@@ -205,11 +207,12 @@ class Registry:
             raise self._invalid(meta.name, [errors.invalid(
                 "metadata.resourceVersion", meta.resource_version,
                 "must be an integer")]) from None
-        cached = self.cache.get(self.kind, self.key(meta.namespace, meta.name))
+        cached = self.cache.latest(self.kind, self.key(meta.namespace, meta.name))
         cached_revision = int(cached.metadata.resource_version) if cached is not None else 0
         if cached_revision == expected:
-            # The cache holds exactly the version the caller read: the same object etcd
-            # returns for that revision, and the compare-and-swap below still guards it.
+            # The cache (or this process's own last write) holds exactly the version the
+            # caller read: the same object etcd returns for that revision, and the
+            # compare-and-swap below still guards it.
             old, revision = clone(cached), expected
         elif cached_revision > expected:
             # A later version was stored already (revisions only grow): the caller's is stale
@@ -262,10 +265,12 @@ class Registry:
         try:
             if finished:
                 kv = await self.store.delete(key, revision)
+                self.cache.forget_write(self.kind, key)
             else:
                 data = encode_object(new)
                 check_size(self.kind, new, data)
                 kv = await self.store.update(key, data, revision, self.ttl_seconds)
+                self.cache.remember_write(self.kind, key, kv.mod_revision, data)
         except ConflictError as exc:
             # Chained, so a retry loop can start from the object the failed write found.
             raise self._conflict(meta.name) from exc
@@ -332,7 +337,7 @@ class Registry:
         returned, else read from etcd. ``status`` None means a raw update
         (guaranteed_update_raw).
         """
-        cached = self.cache.get(self.kind, self.key(namespace, name))
+        cached = self.cache.latest(self.kind, self.key(namespace, name))
         if cached is None:
             return None, None
         try:
@@ -427,6 +432,7 @@ class Registry:
                 if meta.deletion_grace_period_seconds == 0 and not meta.finalizers and \
                         not self.strategy.delete_deferred(new):
                     kv = await self.store.delete(key, revision)
+                    self.cache.forget_write(self.kind, key)
                     gone = old
                     self.cache.note_written(kv.mod_revision)
                     gone.metadata.resource_version = str(kv.mod_revision)

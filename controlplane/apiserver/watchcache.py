@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Writes remembered for lag(); beyond this many unapplied ones the oldest still tells the lag.
 _UNSEEN_LIMIT = 100_000
+# Objects this process wrote that the cache has not shown yet (see WatchCache.remember_write).
+_WRITTEN_LIMIT = 100_000
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
@@ -119,9 +121,12 @@ class KindCache:
         self.start_revision = 0
         self.watchers: set[_Watcher] = set()
         self.by_node: dict[str, set[_Watcher]] = collections.defaultdict(set)
+        # key -> (revision, stored bytes) of this process's writes the cache has not applied.
+        self.written: dict[bytes, tuple[int, bytes]] = {}
 
     def reset(self, objects: dict[bytes, Any], revision: int) -> None:
         self.objects = objects
+        self.written = {k: w for k, w in self.written.items() if w[0] > revision}
         self.buffer.clear()
         self.start_revision = revision
         for watcher in list(self.watchers):
@@ -134,6 +139,9 @@ class KindCache:
             self.objects.pop(key, None)
         else:
             self.objects[key] = event.obj
+        written = self.written.get(key)
+        if written is not None and written[0] <= event.revision:
+            del self.written[key]
         self.buffer.append(event)
         if len(self.buffer) > self.capacity:
             evicted = self.buffer.popleft()
@@ -309,6 +317,45 @@ class WatchCache:
             except TimeoutError:
                 return False
         return True
+
+    # -- this process's own writes ----------------------------------------------------------
+    def remember_write(self, kind: Kind, key: bytes, revision: int, data: bytes) -> None:
+        """This process stored ``data`` at ``key`` at ``revision``.
+
+        Under load the cache applies etcd's events seconds after they were written, while a
+        kubelet renews its Lease every few seconds and controllers update what they just
+        wrote. A read-modify-write started from the cache's older copy could only fail its
+        compare-and-swap and try again; ``latest`` gives it this write instead, until the
+        cache shows it. Only the bytes are kept: most are never asked for.
+        """
+        cache = self.by_kind[kind.name]
+        current = cache.objects.get(key)
+        if current is not None and int(current.metadata.resource_version) >= revision:
+            return
+        written = cache.written
+        written.pop(key, None)  # re-inserted last: the dict's order is the writes' age
+        if len(written) >= _WRITTEN_LIMIT:
+            del written[next(iter(written))]
+        written[key] = (revision, data)
+
+    def forget_write(self, kind: Kind, key: bytes) -> None:
+        """``key`` was deleted by this process: its last write is no one's base any more."""
+        self.by_kind[kind.name].written.pop(key, None)
+
+    def latest(self, kind: Kind, key: bytes) -> Any | None:
+        """The newest version of ``key`` this process knows without asking etcd: the cache's
+        copy, or this process's own later write of it. Like any cached copy it may be stale
+        (another writer), so it is only a compare-and-swap's starting point."""
+        cache = self.by_kind[kind.name]
+        cached = cache.objects.get(key)
+        written = cache.written.get(key)
+        if written is None:
+            return cached
+        revision, data = written
+        if cached is not None and int(cached.metadata.resource_version) >= revision:
+            del cache.written[key]
+            return cached
+        return self.decode(kind, data, revision)
 
     # -- reading --------------------------------------------------------------------------
     def list(self, kind: Kind, flt: Filter) -> tuple[list[Any], int]:
