@@ -176,16 +176,20 @@ class Registry:
         return obj
 
     async def list(self, flt: Filter) -> tuple[list[Any], int]:
-        """A consistent list: served from the watch cache once it has caught up with etcd."""
-        revision = await self.store.current_revision()
-        if await self.cache.wait_for_revision(revision, _CONSISTENT_READ_WAIT):
-            return self.cache.list(self.kind, flt)
+        """A consistent list: served from the watch cache once it has caught up with etcd
+        (from etcd for a kind the cache does not hold)."""
+        if self.cache.holds(self.kind):
+            revision = await self.store.current_revision()
+            if await self.cache.wait_for_revision(revision, _CONSISTENT_READ_WAIT):
+                return self.cache.list(self.kind, flt)
         items, at = await self.store.list(keys.namespace_prefix(self.kind, flt.namespace))
         objects = [decode_object(self.kind, kv.value, kv.mod_revision) for kv in items]
         return [o for o in objects if flt.matches(self.kind, o)], at
 
     def watch(self, flt: Filter, resource_version: str,
               bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
+        if not self.cache.holds(self.kind):
+            return self.cache.watch_direct(self.kind, flt, resource_version)
         return self.cache.watch(self.kind, flt, resource_version, bookmarks)
 
     # -- update ---------------------------------------------------------------------------

@@ -8,6 +8,12 @@ node, so a pod event reaches only the kubelet it concerns.
 
 A watch from a resourceVersion still in the buffer replays from it; an older one falls back to
 a direct etcd watch, which fails with "too old" if etcd has compacted that history.
+
+Events are not cached, as in Kubernetes (its default watch cache size for events is 0): a busy
+cluster writes several per pod and keeps them for an hour, which would hold every one in the
+API server's memory for nobody (no controller watches them). Their lists, gets and watches go
+to etcd (``watch_direct``); the cache still follows their revisions, so it knows how far etcd
+has got.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 _UNSEEN_LIMIT = 100_000
 # Objects this process wrote that the cache has not shown yet (see WatchCache.remember_write).
 _WRITTEN_LIMIT = 100_000
+# Kinds served straight from etcd (see the module docstring).
+UNCACHED_KINDS = frozenset({"Event"})
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
@@ -186,7 +194,8 @@ class WatchCache:
         self.max_pending = max_pending
         self.bookmark_interval = bookmark_interval
         self.kinds: dict[bytes, KindCache] = {
-            keys.kind_prefix(k): KindCache(k, capacity) for k in kinds.all_kinds()}
+            keys.kind_prefix(k): KindCache(k, capacity) for k in kinds.all_kinds()
+            if k.name not in UNCACHED_KINDS}
         self.by_kind = {c.kind.name: c for c in self.kinds.values()}
         self.revision = 0
         self.ready = asyncio.Event()
@@ -319,6 +328,10 @@ class WatchCache:
         return True
 
     # -- this process's own writes ----------------------------------------------------------
+    def holds(self, kind: Kind) -> bool:
+        """Whether objects of ``kind`` are cached (every kind but UNCACHED_KINDS)."""
+        return kind.name in self.by_kind
+
     def remember_write(self, kind: Kind, key: bytes, revision: int, data: bytes) -> None:
         """This process stored ``data`` at ``key`` at ``revision``.
 
@@ -328,7 +341,9 @@ class WatchCache:
         compare-and-swap and try again; ``latest`` gives it this write instead, until the
         cache shows it. Only the bytes are kept: most are never asked for.
         """
-        cache = self.by_kind[kind.name]
+        cache = self.by_kind.get(kind.name)
+        if cache is None:
+            return
         current = cache.objects.get(key)
         if current is not None and int(current.metadata.resource_version) >= revision:
             return
@@ -340,13 +355,17 @@ class WatchCache:
 
     def forget_write(self, kind: Kind, key: bytes) -> None:
         """``key`` was deleted by this process: its last write is no one's base any more."""
-        self.by_kind[kind.name].written.pop(key, None)
+        cache = self.by_kind.get(kind.name)
+        if cache is not None:
+            cache.written.pop(key, None)
 
     def latest(self, kind: Kind, key: bytes) -> Any | None:
         """The newest version of ``key`` this process knows without asking etcd: the cache's
         copy, or this process's own later write of it. Like any cached copy it may be stale
         (another writer), so it is only a compare-and-swap's starting point."""
-        cache = self.by_kind[kind.name]
+        cache = self.by_kind.get(kind.name)
+        if cache is None:
+            return None
         cached = cache.objects.get(key)
         written = cache.written.get(key)
         if written is None:
@@ -367,7 +386,8 @@ class WatchCache:
         return items, self.revision
 
     def get(self, kind: Kind, key: bytes) -> Any | None:
-        return self.by_kind[kind.name].objects.get(key)
+        cache = self.by_kind.get(kind.name)
+        return cache.objects.get(key) if cache is not None else None
 
     async def watch(self, kind: Kind, flt: Filter, resource_version: str,
                     bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
@@ -408,6 +428,21 @@ class WatchCache:
                     await watcher.wakeup.wait()
         finally:
             cache.unregister(watcher)
+
+    async def watch_direct(self, kind: Kind, flt: Filter,
+                           resource_version: str) -> AsyncIterator[CacheEvent]:
+        """A watch served straight from etcd, for a kind the cache does not hold: from
+        ``resource_version``, or (none given) the objects there now as ADDED, then what
+        follows. No bookmarks."""
+        after = int(resource_version) if resource_version not in ("", "0") else None
+        if after is None:
+            items, after = await self.store.list(keys.namespace_prefix(kind, flt.namespace))
+            for kv in items:
+                obj = self.decode(kind, kv.value, kv.mod_revision)
+                if flt.matches(kind, obj):
+                    yield CacheEvent(ADDED, obj, None, kv.mod_revision)
+        async for event in self._watch_store(kind, flt, after):
+            yield event
 
     async def _watch_store(self, kind: Kind, flt: Filter, after: int) -> AsyncIterator[CacheEvent]:
         """A watch older than the cache's buffer: straight from etcd (may be compacted)."""

@@ -36,9 +36,12 @@ class NamespaceController(Controller):
         self.namespaces = context.informers.informer(core_pb2.Namespace)
         self.namespaces.add_handler(self._observe, lambda _old, new: self._observe(new))
         self._content_kinds = [k for k in kinds.all_kinds() if k.namespaced]
-        # Wake a terminating namespace up when something in it is finally gone.
+        # Wake a terminating namespace up when something in it is finally gone. Not for
+        # Events: they go at once when deleted, and an informer on them would hold every
+        # event of the cluster (the API server does not cache them either).
         for kind in self._content_kinds:
-            context.informers.informer(kind.message).add_handler(on_delete=self._content_gone)
+            if kind.name != "Event":
+                context.informers.informer(kind.message).add_handler(on_delete=self._content_gone)
 
     def _observe(self, namespace: core_pb2.Namespace) -> None:
         if namespace.metadata.deletion_timestamp:
