@@ -52,6 +52,10 @@ class Timing:
     daemonset_failed_backoff_max: float = 900.0
     event_ttl: float = 3600.0
     deployment_resync: float = 30.0
+    # A ReplicaSet re-syncs at most this often for changes that only touch status: its pods'
+    # status (bound, running, ready) and its own status write coming back. Kubernetes' Job
+    # controller batches pod updates the same way (syncJobBatchPeriod, 1 s).
+    replicaset_status_batch_period: float = 0.1
     watch_bookmark_interval: float = 60.0
     # The time scale of this profile (1.0 for default). Every duration read from an object
     # (terminationGracePeriodSeconds, probe periods, minReadySeconds, tolerationSeconds,
@@ -98,9 +102,12 @@ DEFAULT = Timing()
 # The kubelet's call timeout is not scaled either: it bounds how long a control plane may take
 # to answer under load (seconds during a 5000-pod burst on 2 cores), which the profile does not
 # change, and a call cut short is sent again to another control plane, adding load.
+# Nor is the ReplicaSet's status batch period: it bounds how often a large ReplicaSet whose pods
+# keep changing reads all of them again, a cost that depends on the machine, not the profile.
 FAST = dataclasses.replace(DEFAULT.scaled(0.05), leader_lease_duration=3.0,
                            leader_renew_deadline=2.0, leader_retry_period=0.4,
-                           node_agent_call_timeout=DEFAULT.node_agent_call_timeout)
+                           node_agent_call_timeout=DEFAULT.node_agent_call_timeout,
+                           replicaset_status_batch_period=DEFAULT.replicaset_status_batch_period)
 PROFILES = {"default": DEFAULT, "fast": FAST}
 ENV_PREFIX = "KEMU_TIMING_"
 

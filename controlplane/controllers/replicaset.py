@@ -49,7 +49,7 @@ from controlplane.controllers.registry import ControllerContext, register
 from kemu.api import kinds, labels
 from kemu.api.errors import ApiError, Code
 from kemu.api.meta import controller_of, key_of, now_rfc3339
-from kemu.api.pods import ReadySince, stamped_ready_since
+from kemu.api.pods import FAILED, SUCCEEDED, ReadySince, stamped_ready_since
 from kemu.client.interface import clone
 from kemu.v1 import apps_pb2, core_pb2
 
@@ -109,6 +109,16 @@ async def slow_start_batch(count: int, initial: int,
         remaining -= batch
         batch = min(2 * batch, remaining)
     return successes, None
+
+
+def _status_only(old: Any, new: Any) -> bool:
+    """Whether an owner's update changed nothing but its status (and resourceVersion)."""
+    was, now = old.metadata, new.metadata
+    return (was.generation == now.generation and old.spec == new.spec
+            and was.labels == now.labels and was.annotations == now.annotations
+            and list(was.owner_references) == list(now.owner_references)
+            and was.deletion_timestamp == now.deletion_timestamp
+            and list(was.finalizers) == list(now.finalizers))
 
 
 def kept_and_undecided(candidates: list[tuple[core_pb2.Pod, PodFacts]], owner_uid: str,
@@ -291,7 +301,17 @@ class ReplicaSetController(Controller):
     def _owner_updated(self, old: Any, new: Any) -> None:
         if old.metadata.uid != new.metadata.uid:
             self._owner_deleted(old)
-        self.enqueue(key_of(new))
+        if _status_only(old, new):
+            self._enqueue_batched(key_of(new))  # mostly our own status write coming back
+        else:
+            self.enqueue(key_of(new))
+
+    def _enqueue_batched(self, key: str) -> None:
+        """Sync ``key`` within the status batch period rather than now: while a large
+        ReplicaSet's pods start, each sync reads all of them, and one sync per period covers
+        every status change that arrived in it. Creations, deletions and changes of labels,
+        owners or spec still sync at once."""
+        self.queue.add_after(key, self.timing.replicaset_status_batch_period)
 
     def _owner_deleted(self, owner: Any) -> None:
         key = key_of(owner)
@@ -340,7 +360,12 @@ class ReplicaSetController(Controller):
         if new_ref is not None:
             owner = self._resolve(new.metadata.namespace, new_ref)
             if owner is not None:
-                self.enqueue(key_of(owner))
+                finished = new.status.phase != old.status.phase and \
+                    new.status.phase in (SUCCEEDED, FAILED)
+                if ref_changed or labels_changed or finished:
+                    self.enqueue(key_of(owner))  # it may need a new pod, or let one go
+                else:
+                    self._enqueue_batched(key_of(owner))  # bound, running, ready ...
             return
         if labels_changed or ref_changed:
             for owner in self._owners_selecting(new):
