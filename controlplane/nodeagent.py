@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -276,7 +277,9 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
         event.source.component = "kubelet"
         event.source.host = node_name
         if not event.metadata.name and not event.metadata.generate_name:
-            event.metadata.generate_name = f"{event.involved_object.name or 'node'}."
+            # Named as client-go names events; a generateName ending in "." would be invalid.
+            about = event.involved_object.name or node_name
+            event.metadata.name = f"{about}.{time.time_ns():x}"
         if not event.first_timestamp:
             event.first_timestamp = event.last_timestamp = now_rfc3339()
         event.last_timestamp = event.last_timestamp or now_rfc3339()

@@ -133,3 +133,16 @@ async def test_kubelet_fails_over_between_control_planes(
             await wait_pod(client, name, lambda p: condition(p, "Ready") == "True",
                            f"Running through {other[down]}", timeout=30)
         cluster.start_control_plane(down)
+
+
+async def test_an_event_sent_without_a_name_is_named_after_its_object(
+        shared_control_plane: LocalCluster, client: GrpcClient) -> None:
+    name = unique("nameless")
+    event = core_pb2.Event(type="Normal", reason="Pulled", message="pulled", count=1)
+    event.metadata.namespace = "default"
+    event.involved_object.name, event.involved_object.kind = name, "Pod"
+    async with NodeAgentClient(shared_control_plane.address, "node-f") as kubelet:
+        await kubelet.record_event(event)
+    found = await client.list(core_pb2.Event, "default",
+                              field_selector=f"involvedObject.name={name}")
+    assert [e.metadata.name.startswith(f"{name}.") for e in found.items] == [True]
