@@ -23,14 +23,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def api(store: EtcdStore) -> AsyncIterator[Api]:
-    instance = Api(store, FAST)
-    await instance.start()
-    yield instance
-    await instance.stop()
-
-
-@pytest.fixture
 async def other(etcd_endpoint: str) -> AsyncIterator[Api]:
     """Another control plane's API server on the same etcd, with its own connection."""
     own_store = EtcdStore([etcd_endpoint])

@@ -13,23 +13,13 @@ import pytest
 from controlplane.apiserver.api import Api
 from controlplane.apiserver.registry import DeleteOptions, Registry
 from controlplane.apiserver.watchcache import ADDED, DELETED, MODIFIED, CacheEvent, Filter
-from controlplane.storage.etcd import EtcdStore
 from kemu.api import fields
 from kemu.api.kinds import by_name
-from kemu.timing import FAST
 from kemu.v1 import core_pb2
 
 pytestmark = pytest.mark.integration
 
 EVENT = by_name("Event")
-
-
-@pytest.fixture
-async def api(store: EtcdStore) -> AsyncIterator[Api]:
-    instance = Api(store, FAST)
-    await instance.start()
-    yield instance
-    await instance.stop()
 
 
 @pytest.fixture
