@@ -84,7 +84,14 @@ class Timing:
             if name not in names:
                 raise ValueError(f"unknown timing setting {name!r}; known: {', '.join(sorted(names))}")
             current = getattr(self, name)
-            changes[name] = int(raw) if isinstance(current, int) else float(raw)
+            kind = int if isinstance(current, int) else float
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(f"{name}: {raw!r} is not a number of seconds") from None
+            if value < 0 or value != value:
+                raise ValueError(f"{name}: {raw!r} must be a number of seconds, 0 or more")
+            changes[name] = value
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, float | int]:

@@ -31,9 +31,9 @@ def build_timing(profile: str, overrides: tuple[str, ...]) -> timing.Timing:
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"expected NAME=SECONDS, got {item!r}", param_hint="--timing")
+            raise click.BadParameter(f"expected NAME=SECONDS, got {item!r}", param_hint="'--timing'")
         pairs[name.strip()] = value.strip()
     try:
         return timing.load(profile, pairs)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timing") from None
+        raise click.BadParameter(str(exc), param_hint="'--timing'") from None

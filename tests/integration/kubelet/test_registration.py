@@ -220,6 +220,10 @@ async def test_kubelet_serves_metrics(cluster: LocalCluster) -> None:
     ("--capacity", "memory=8GB", "memory='8GB': quantities must match"),
     ("--server", "localhost", "server 'localhost' is not host:port"),
     ("--node-name", "Not_A_Name", "node name 'Not_A_Name'"),
+    ("--timing", "node_agent_call_timeout=-1", "node_agent_call_timeout: '-1' must be a number"),
+    ("--timing", "replicaset_status_batch_period=soon",
+     "replicaset_status_batch_period: 'soon' is not a number of seconds"),
+    ("--timing", "no_such_interval=1", "unknown timing setting 'no_such_interval'"),
 ])
 def test_bad_flags_are_refused_naming_the_wrong_part(flag: str, value: str,
                                                      complaint: str) -> None:
