@@ -32,6 +32,7 @@ from controlplane.apiserver.watchcache import Filter
 from kemu.api import errors, kinds
 from kemu.api.fields import FieldRequirement, FieldSelector
 from kemu.api.meta import now_rfc3339, now_rfc3339_micro
+from kemu.client.nodeagent import MAX_EVENTS_PER_CALL
 from kemu.client.status import to_status
 from kemu.v1 import api_pb2, api_pb2_grpc, coordination_pb2, core_pb2
 
@@ -44,8 +45,6 @@ POD_CIDR_RANGE = ipaddress.ip_network("10.244.0.0/14")
 KUBELET_OWNED_LABELS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
                         "beta.kubernetes.io/os", "beta.kubernetes.io/arch")
 # Pod conditions the kubelet owns; a status update keeps every other one as stored.
-# Events in one RecordEvents call; a kubelet sends more in several calls.
-MAX_EVENTS_PER_CALL = 100
 KUBELET_POD_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
                           "PodScheduled")
 

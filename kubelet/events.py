@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kemu.api.errors import ApiError
 from kemu.api.meta import now_rfc3339
-from kemu.client.nodeagent import FAILOVER_CODES, NodeAgentClient
+from kemu.client.nodeagent import FAILOVER_CODES, MAX_EVENTS_PER_CALL, NodeAgentClient
 from kemu.v1 import core_pb2, meta_pb2
 from kubelet.clock import Clock, wait_until
 
@@ -25,8 +25,6 @@ log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
 MAX_TRACKED = 4096
-# Events per RecordEvents call (the control plane accepts at most 100).
-MAX_EVENTS_PER_CALL = 100
 
 
 @dataclass

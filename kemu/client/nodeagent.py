@@ -28,6 +28,9 @@ from kemu.v1 import api_pb2, api_pb2_grpc, coordination_pb2, core_pb2
 
 log = logging.getLogger(__name__)
 
+# The most events one RecordEvents call may carry; the control plane refuses more.
+MAX_EVENTS_PER_CALL = 100
+
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 20_000),

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from kemu.api.errors import ApiError, Code
+from kemu.client.nodeagent import MAX_EVENTS_PER_CALL
 from kemu.v1 import core_pb2, meta_pb2
 from kubelet.clock import FakeClock
-from kubelet.events import MAX_EVENTS_PER_CALL, NORMAL, EventRecorder
+from kubelet.events import NORMAL, EventRecorder
 
 INTERVAL = 10.0
 
