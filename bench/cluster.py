@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 
 from bench.common import summary
 from bench.procstat import Memory, memory
+from controlplane.apiserver import keys
 from controlplane.storage.etcd import EtcdStore
 from kemu.api.errors import ApiError, Code
 from kemu.client.grpc_client import GrpcClient
@@ -182,9 +183,8 @@ class BenchCluster:
         if until <= after:
             return counts
         async with self._etcd() as store:
-            async for event in store.watch(b"/registry/", after):
-                parts = event.kv.key.split(b"/")
-                counts[parts[2].decode() if len(parts) > 2 else "?"] += 1
+            async for event in store.watch(keys.STORED_PREFIX, after):
+                counts[keys.resource_of(event.kv.key) or "?"] += 1
                 if event.revision >= until:
                     break
         return counts
@@ -196,7 +196,7 @@ class BenchCluster:
         deadline = time.monotonic() + timeout
         last = time.monotonic()
         async with self._etcd() as store:
-            stream = store.watch(b"/registry/", after).__aiter__()
+            stream = store.watch(keys.STORED_PREFIX, after).__aiter__()
             try:
                 while time.monotonic() < deadline:
                     wait = last + quiet - time.monotonic()
@@ -206,8 +206,7 @@ class BenchCluster:
                         event = await asyncio.wait_for(stream.__anext__(), wait)
                     except TimeoutError:
                         break
-                    parts = event.kv.key.split(b"/")
-                    if len(parts) > 2 and parts[2].decode() not in background:
+                    if keys.resource_of(event.kv.key) not in background:
                         last = time.monotonic()
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
+from controlplane.apiserver import keys
 from kemu.api import kinds
 from kemu.api.pods import is_active
 from kemu.v1 import apps_pb2, core_pb2
@@ -284,14 +285,16 @@ CONVERGED = (one_daemon_pod_per_node, replicasets_converged, daemonsets_converge
 
 
 def undecodable_values(items: list[tuple[bytes, bytes]]) -> list[str]:
-    """Every value under /registry/ decodes as the kind its key names, with the key's name and
-    namespace, and encodes back to the very same bytes (nothing unknown or torn in it)."""
+    """Every value stored (under /registry/ and /registry-uncached/) decodes as the kind its key
+    names, with the key's name and namespace, and encodes back to the very same bytes (nothing
+    unknown or torn in it). The watch cache's progress mark holds nothing and is skipped."""
     by_plural = {k.plural: k for k in kinds.all_kinds()}
     found = []
     for key, value in items:
+        if key == keys.PROGRESS_KEY:
+            continue
         text = key.decode(errors="replace")
-        parts = text.split("/")
-        kind = by_plural.get(parts[2]) if len(parts) > 3 else None
+        kind = by_plural.get(keys.resource_of(key))
         if kind is None:
             found.append(f"{text}: not a known kind")
             continue
@@ -301,9 +304,7 @@ def undecodable_values(items: list[tuple[bytes, bytes]]) -> list[str]:
             found.append(f"{text}: does not decode as {kind.name}: {exc}")
             continue
         meta = obj.metadata
-        expected = (f"/registry/{kind.plural}/{meta.namespace}/{meta.name}" if kind.namespaced
-                    else f"/registry/{kind.plural}/{meta.name}")
-        if expected != text:
+        if keys.object_key(kind, meta.namespace, meta.name) != key:
             found.append(f"{text}: holds {kind.name} {meta.namespace}/{meta.name}")
         elif not meta.uid:
             found.append(f"{text}: {kind.name} without a uid")

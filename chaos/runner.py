@@ -386,11 +386,12 @@ class Experiment:
                 record.measured["leader_renewed"] = write.renewed - record.undone_wall
 
     async def etcd_values(self) -> list[str]:
+        from controlplane.apiserver import keys
         from controlplane.storage.etcd import EtcdStore
 
         store = EtcdStore([self.cluster.etcd_endpoint])
         try:
-            items, _ = await store.list(b"/registry/")
+            items, _ = await store.list(keys.STORED_PREFIX)
         finally:
             await store.close()
         return invariants.undecodable_values([(kv.key, kv.value) for kv in items])

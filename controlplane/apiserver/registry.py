@@ -164,7 +164,7 @@ class Registry:
                 if generated and attempt < 7:
                     continue
                 raise errors.already_exists_error(self.kind.qualified_plural, meta.name) from None
-            self.cache.note_written(kv.mod_revision)
+            self.cache.note_written(self.kind, kv.mod_revision)
             self.cache.remember_write(self.kind, kv.key, kv.mod_revision, data)
             meta.resource_version = str(kv.mod_revision)
             return obj
@@ -180,7 +180,7 @@ class Registry:
         (from etcd for a kind the cache does not hold)."""
         if self.cache.holds(self.kind):
             revision = await self.store.current_revision()
-            if await self.cache.wait_for_revision(revision, _CONSISTENT_READ_WAIT):
+            if await self.cache.catch_up(revision, _CONSISTENT_READ_WAIT):
                 return self.cache.list(self.kind, flt)
         items, at = await self.store.list(keys.namespace_prefix(self.kind, flt.namespace))
         objects = [decode_object(self.kind, kv.value, kv.mod_revision) for kv in items]
@@ -280,7 +280,7 @@ class Registry:
             raise self._conflict(meta.name) from exc
         except KeyNotFoundError:
             raise self._not_found(meta.name) from None
-        self.cache.note_written(kv.mod_revision)
+        self.cache.note_written(self.kind, kv.mod_revision)
         meta.resource_version = str(kv.mod_revision)
         return new
 
@@ -438,7 +438,7 @@ class Registry:
                     kv = await self.store.delete(key, revision)
                     self.cache.forget_write(self.kind, key)
                     gone = old
-                    self.cache.note_written(kv.mod_revision)
+                    self.cache.note_written(self.kind, kv.mod_revision)
                     gone.metadata.resource_version = str(kv.mod_revision)
                     return gone
                 if new == old:

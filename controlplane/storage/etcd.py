@@ -193,6 +193,12 @@ class EtcdStore:
         prev = deleted.prev_kvs[0]
         return KeyValue(key, bytes(prev.value), prev.create_revision, response.header.revision)
 
+    async def touch(self, key: bytes) -> int:
+        response = await self._txn(rpc.TxnRequest(
+            compare=[], success=[rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=b""))],
+            failure=[]))
+        return int(response.header.revision)
+
     async def list(self, prefix: bytes, revision: int = 0) -> tuple[list[KeyValue], int]:
         end = prefix_end(prefix)
         start = prefix

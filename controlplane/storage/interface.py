@@ -96,6 +96,11 @@ class Store(Protocol):
         with ``mod_revision`` set to the delete's revision."""
         ...
 
+    async def touch(self, key: bytes) -> int:
+        """Write an empty value at ``key`` whatever it holds; the write's revision. Only for
+        markers whose content nobody reads (it overwrites without comparing)."""
+        ...
+
     async def list(self, prefix: bytes, revision: int = 0) -> tuple[list[KeyValue], int]:
         """Every key under ``prefix`` at ``revision`` (0 = now), and that revision."""
         ...

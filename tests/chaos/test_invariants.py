@@ -12,6 +12,7 @@ from chaos.invariants import (
     one_daemon_pod_per_node,
     undecodable_values,
 )
+from controlplane.apiserver.keys import PROGRESS_KEY
 from kemu.v1 import apps_pb2, core_pb2
 
 pytestmark = pytest.mark.unit
@@ -128,3 +129,13 @@ def test_etcd_values_must_decode_under_their_key() -> None:
     assert found[1].startswith("/registry/configmaps/chaos/a: does not decode as ConfigMap")
     assert found[2] == "/registry/nonsense/x: not a known kind"
     assert found[3] == "/registry/configmaps/chaos/a: does not encode back to the stored bytes"
+
+
+def test_etcd_values_of_uncached_kinds_live_under_their_own_root() -> None:
+    event = core_pb2.Event(reason="Started")
+    event.metadata.name, event.metadata.namespace, event.metadata.uid = "e", "chaos", "u2"
+    good = event.SerializeToString(deterministic=True)
+    assert undecodable_values([(b"/registry-uncached/events/chaos/e", good),
+                               (PROGRESS_KEY, b"")]) == []
+    assert undecodable_values([(b"/registry/events/chaos/e", good)]) == [
+        "/registry/events/chaos/e: holds Event chaos/e"]

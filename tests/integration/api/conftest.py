@@ -1,5 +1,5 @@
 """An in-process API server over the test etcd, for tests that look inside it (its watch
-cache, its registries)."""
+cache, its registries), and a second one for the writes of another control plane."""
 
 from __future__ import annotations
 
@@ -18,3 +18,14 @@ async def api(store: EtcdStore) -> AsyncIterator[Api]:
     await instance.start()
     yield instance
     await instance.stop()
+
+
+@pytest.fixture
+async def other(etcd_endpoint: str) -> AsyncIterator[Api]:
+    """Another control plane's API server on the same etcd, with its own connection."""
+    own_store = EtcdStore([etcd_endpoint])
+    instance = Api(own_store, FAST)
+    await instance.start()
+    yield instance
+    await instance.stop()
+    await own_store.close()

@@ -7,7 +7,7 @@ etcd for the writes of another control plane).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -16,21 +16,9 @@ from controlplane.apiserver.registry import DeleteOptions
 from controlplane.storage import ConflictError
 from controlplane.storage.etcd import EtcdStore
 from kemu.api.errors import ApiError, Code
-from kemu.timing import FAST
 from kemu.v1 import core_pb2
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def other(etcd_endpoint: str) -> AsyncIterator[Api]:
-    """Another control plane's API server on the same etcd, with its own connection."""
-    own_store = EtcdStore([etcd_endpoint])
-    instance = Api(own_store, FAST)
-    await instance.start()
-    yield instance
-    await instance.stop()
-    await own_store.close()
 
 
 def _name() -> str:

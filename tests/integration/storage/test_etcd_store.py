@@ -135,3 +135,14 @@ async def test_ttl_keys_expire(store: EtcdStore) -> None:
     key = unique_prefix() + b"event"
     await store.create(key, b"x", ttl_seconds=1)
     assert await store.get(key) is not None
+
+
+async def test_touch_writes_an_empty_value_whatever_is_there(store: EtcdStore) -> None:
+    key = unique_prefix() + b"mark"
+    first = await store.touch(key)
+    second = await store.touch(key)
+    assert second > first
+    stored = await store.get(key)
+    assert stored is not None
+    assert (stored.value, stored.create_revision, stored.mod_revision) == (b"", first, second)
+    assert await store.current_revision() >= second
