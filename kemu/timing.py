@@ -57,6 +57,10 @@ class Timing:
     # controller batches pod updates the same way (syncJobBatchPeriod, 1 s).
     replicaset_status_batch_period: float = 0.1
     watch_bookmark_interval: float = 60.0
+    # A consistent list waits this long for the watch cache to reach etcd's revision by itself,
+    # then writes a progress mark and waits for that (the cache never sees the writes of kinds
+    # it does not hold, Events, so when they were the last it would wait in vain).
+    consistent_read_mark_delay: float = 0.02
     # The time scale of this profile (1.0 for default). Every duration read from an object
     # (terminationGracePeriodSeconds, probe periods, minReadySeconds, tolerationSeconds,
     # progressDeadlineSeconds, the runtime's annotations ...) is multiplied by it wherever kemu
@@ -111,10 +115,13 @@ DEFAULT = Timing()
 # change, and a call cut short is sent again to another control plane, adding load.
 # Nor is the ReplicaSet's status batch period: it bounds how often a large ReplicaSet whose pods
 # keep changing reads all of them again, a cost that depends on the machine, not the profile.
+# Nor is the consistent read's mark delay: it is how long the watch cache takes to apply a write,
+# which depends on the machine too.
 FAST = dataclasses.replace(DEFAULT.scaled(0.05), leader_lease_duration=3.0,
                            leader_renew_deadline=2.0, leader_retry_period=0.4,
                            node_agent_call_timeout=DEFAULT.node_agent_call_timeout,
-                           replicaset_status_batch_period=DEFAULT.replicaset_status_batch_period)
+                           replicaset_status_batch_period=DEFAULT.replicaset_status_batch_period,
+                           consistent_read_mark_delay=DEFAULT.consistent_read_mark_delay)
 PROFILES = {"default": DEFAULT, "fast": FAST}
 ENV_PREFIX = "KEMU_TIMING_"
 

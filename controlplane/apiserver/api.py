@@ -30,7 +30,8 @@ class Api:
         self.store = store
         self.timing = timing
         self.cache = WatchCache(store, decode_object, capacity=cache_capacity,
-                                bookmark_interval=timing.watch_bookmark_interval)
+                                bookmark_interval=timing.watch_bookmark_interval,
+                                mark_delay=timing.consistent_read_mark_delay)
         self.admission = ClusterAdmission(store, self.cache, timing)
         self.registries: dict[str, Registry] = {}
         for kind in kinds.all_kinds():

