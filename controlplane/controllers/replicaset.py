@@ -313,6 +313,17 @@ class ReplicaSetController(Controller):
         owners or spec still sync at once."""
         self.queue.add_after(key, self.timing.replicaset_status_batch_period)
 
+    def _enqueue_observed(self, key: str) -> None:
+        """After a pod was created or deleted: sync at once if the set expects no more of its
+        own creations and deletions (the sync may decide on replicas again), else within the
+        batch period. Until the last expected one is seen a sync manages nothing and only
+        updates the status, so while a batch of 500 creations comes back the set does not read
+        all its pods once per pod."""
+        if self.expectations.satisfied(key):
+            self.enqueue(key)
+        else:
+            self._enqueue_batched(key)
+
     def _owner_deleted(self, owner: Any) -> None:
         key = key_of(owner)
         self.expectations.forget(key)
@@ -336,7 +347,7 @@ class ReplicaSetController(Controller):
             if owner is not None:
                 key = key_of(owner)
                 self.expectations.creation_observed(key)
-                self.enqueue(key)
+                self._enqueue_observed(key)
             return
         for owner in self._owners_selecting(pod):
             self.enqueue(key_of(owner))
@@ -382,7 +393,7 @@ class ReplicaSetController(Controller):
             return
         key = key_of(owner)
         self.expectations.deletion_observed(key, key_of(pod))
-        self.enqueue(key)
+        self._enqueue_observed(key)
 
     # -- sync -----------------------------------------------------------------------------
     async def sync(self, key: str) -> None:

@@ -140,6 +140,43 @@ async def test_a_new_pod_syncs_at_once(controller: ReplicaSetController) -> None
     assert _now(controller) == ["default/web"]
 
 
+def _pod_named(name: str) -> core_pb2.Pod:
+    pod = _pod(_replica_set())
+    pod.metadata.name = name
+    pod.metadata.uid = f"{name}-uid"
+    return pod
+
+
+async def test_pods_the_set_still_waits_for_sync_within_the_batch_period(
+        controller: ReplicaSetController) -> None:
+    """Three creations expected: the first two pods seen only change the status; the third
+    (the last expected) syncs at once, and the sync may create more."""
+    controller.expectations.expect_creations("default/web", 3)
+    controller._pod_added(_pod_named("web-1"))
+    controller._pod_added(_pod_named("web-2"))
+    assert _now(controller) == []
+    assert list(_later(controller)) == ["default/web"]
+    controller._pod_added(_pod_named("web-3"))
+    assert _now(controller) == ["default/web"]
+
+
+async def test_deletions_the_set_still_waits_for_sync_within_the_batch_period(
+        controller: ReplicaSetController) -> None:
+    first, second = _pod_named("web-1"), _pod_named("web-2")
+    controller.expectations.expect_deletions("default/web", [key_of(first), key_of(second)])
+    controller._pod_deleted(first)
+    assert _now(controller) == []
+    assert list(_later(controller)) == ["default/web"]
+    controller._pod_deleted(second)
+    assert _now(controller) == ["default/web"]
+
+
+async def test_a_pod_deleted_by_someone_else_syncs_at_once(
+        controller: ReplicaSetController) -> None:
+    controller._pod_deleted(_pod_named("web-1"))
+    assert _now(controller) == ["default/web"]
+
+
 async def test_the_sets_own_status_write_syncs_within_the_batch_period(
         controller: ReplicaSetController) -> None:
     rs = _replica_set()
