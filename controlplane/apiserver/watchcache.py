@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 _UNSEEN_LIMIT = 100_000
 # Objects this process wrote that the cache has not shown yet (see WatchCache.remember_write).
 _WRITTEN_LIMIT = 100_000
-# Kinds served straight from etcd (see the module docstring).
-UNCACHED_KINDS = keys.UNCACHED_KINDS
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
@@ -204,7 +202,7 @@ class WatchCache:
         self.mark_delay = mark_delay
         self.kinds: dict[bytes, KindCache] = {
             keys.kind_prefix(k): KindCache(k, capacity) for k in kinds.all_kinds()
-            if k.name not in UNCACHED_KINDS}
+            if k.name not in keys.UNCACHED_KINDS}
         self.by_kind = {c.kind.name: c for c in self.kinds.values()}
         self.revision = 0
         self.ready = asyncio.Event()
@@ -315,7 +313,7 @@ class WatchCache:
         """This process wrote ``revision`` to etcd: until the cache has applied it, the cache
         (and every informer fed from it) is behind by at least the time since. (A write of a
         kind the cache does not hold never reaches it, so it does not count.)"""
-        if kind.name in UNCACHED_KINDS:
+        if kind.name in keys.UNCACHED_KINDS:
             return
         if revision > self.revision and len(self._unseen) < _UNSEEN_LIMIT:
             self._unseen.append((revision, time.monotonic()))
@@ -374,7 +372,7 @@ class WatchCache:
 
     # -- this process's own writes ----------------------------------------------------------
     def holds(self, kind: Kind) -> bool:
-        """Whether objects of ``kind`` are cached (every kind but UNCACHED_KINDS)."""
+        """Whether objects of ``kind`` are cached (every kind but keys.UNCACHED_KINDS)."""
         return kind.name in self.by_kind
 
     def remember_write(self, kind: Kind, key: bytes, revision: int, data: bytes) -> None:
