@@ -9,7 +9,9 @@ What the service adds to plain writes:
 - RenewLease answers NotFound when the Node is gone, so a kubelet notices and registers again.
 - WatchPods without a resourceVersion lists first and marks the end of that list with a
   BOOKMARK, so a kubelet knows which pods exist (and which it runs that no longer do).
-- UpdatePodStatus replaces what the kubelet owns and keeps other writers' conditions.
+- UpdatePodStatus replaces what the kubelet owns and keeps other writers' conditions. The
+  pod version it writes is not sent back on that node's WatchPods: the kubelet has it already,
+  as the call's answer (one message per pod fewer each way).
 - RecordEvent of an Event whose name exists already counts a repeat (count, lastTimestamp).
   RecordEvents does the same for up to MAX_EVENTS_PER_CALL events, each recorded or refused
   on its own.
@@ -18,17 +20,19 @@ What the service adds to plain writes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from controlplane.apiserver.api import Api
 from controlplane.apiserver.objects import clone
 from controlplane.apiserver.registry import DeleteOptions
 from controlplane.apiserver.service import abort, bookmark, stream_events, unary
-from controlplane.apiserver.watchcache import Filter
+from controlplane.apiserver.watchcache import CacheEvent, Filter
 from kemu.api import errors, kinds
 from kemu.api.fields import FieldRequirement, FieldSelector
 from kemu.api.meta import now_rfc3339, now_rfc3339_micro
@@ -47,6 +51,64 @@ KUBELET_OWNED_LABELS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernete
 # Pod conditions the kubelet owns; a status update keeps every other one as stored.
 KUBELET_POD_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
                           "PodScheduled")
+# Revisions of a node's own status writes remembered while its pod watch is down (at most).
+MAX_OWN_WRITES_PER_NODE = 1024
+
+
+class OwnStatusWrites:
+    """The pod versions each node's own UpdatePodStatus calls wrote, by etcd revision.
+
+    A revision names one write, so a watch event with a remembered revision is exactly the
+    version that call returned, and the node's watch leaves it out. A call registers before it
+    writes, and a watch that meets a change of that pod meanwhile waits for the call to finish,
+    so which events are left out does not depend on whether the watch or the call's answer came
+    first. The watch sends events in revision order, so a remembered revision it has passed
+    will not come again and is forgotten.
+    """
+
+    def __init__(self, per_node: int = MAX_OWN_WRITES_PER_NODE):
+        self._per_node = per_node
+        self._written: dict[str, OrderedDict[int, None]] = {}
+        self._writing: dict[tuple[str, str, str], list[asyncio.Future[None]]] = {}
+
+    @contextlib.contextmanager
+    def writing(self, node_name: str, namespace: str, name: str) -> Iterator[None]:
+        """Around one status update of the pod ``namespace/name`` by ``node_name``."""
+        key = (node_name, namespace, name)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writing.setdefault(key, []).append(done)
+        try:
+            yield
+        finally:
+            waiting = self._writing[key]
+            waiting.remove(done)
+            if not waiting:
+                del self._writing[key]
+            done.set_result(None)
+
+    def wrote(self, node_name: str, revision: int) -> None:
+        revisions = self._written.setdefault(node_name, OrderedDict())
+        revisions[revision] = None
+        while len(revisions) > self._per_node:
+            revisions.popitem(last=False)
+
+    async def take(self, node_name: str, event: CacheEvent) -> bool:
+        """Whether ``event`` is a version ``node_name`` wrote itself (then forgotten)."""
+        if event.type != "MODIFIED":
+            return False
+        meta = event.obj.metadata
+        waiting = self._writing.get((node_name, meta.namespace, meta.name))
+        if waiting:
+            await asyncio.wait(list(waiting))
+        revisions = self._written.get(node_name)
+        if not revisions:
+            return False
+        while revisions and next(iter(revisions)) < event.revision:
+            revisions.popitem(last=False)
+        if event.revision not in revisions:
+            return False
+        del revisions[event.revision]
+        return True
 
 
 def _require_node(name: str) -> None:
@@ -71,6 +133,7 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
         self._cidr_lock = asyncio.Lock()
         # CIDRs this process handed out that the watch cache may not show yet.
         self._recent: set[str] = set()
+        self._own_writes = OwnStatusWrites()
 
     async def _allocate_cidr(self) -> str:
         used = {n.spec.pod_cidr for n in self.api.cache.by_kind["Node"].objects.values()}
@@ -197,7 +260,10 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
                 # The end of the initial list (Kubernetes' "initial-events-end" bookmark).
                 yield bookmark(self.pods.kind, revision)
                 version = str(revision)
-            async for event in stream_events(self.pods, flt, version, True):
+            node_name = request.node_name
+            async for event in stream_events(
+                    self.pods, flt, version, True,
+                    lambda e: self._own_writes.take(node_name, e)):
                 yield event
         except Exception as exc:
             await abort(context, exc)
@@ -206,8 +272,13 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
     async def UpdatePodStatus(self, request: api_pb2.UpdatePodStatusRequest,
                               context: Any) -> core_pb2.Pod:
         _require_node(request.node_name)
+        # The version the last attempt started from: the answer differs from it only if that
+        # attempt wrote (an unchanged status, or one the strategy made equal, writes nothing).
+        started_from = ""
 
         def report(pod: core_pb2.Pod) -> core_pb2.Pod | None:
+            nonlocal started_from
+            started_from = pod.metadata.resource_version
             _bound_here(pod, request.node_name)
             if request.uid and pod.metadata.uid != request.uid:
                 raise errors.conflict_error("pods", pod.metadata.name,
@@ -227,8 +298,11 @@ class NodeAgentService(api_pb2_grpc.NodeAgentServicer):
             pod.status.CopyFrom(status)
             return pod
 
-        result: core_pb2.Pod = await self.pods.guaranteed_update(
-            request.namespace, request.name, report, status=True)
+        with self._own_writes.writing(request.node_name, request.namespace, request.name):
+            result: core_pb2.Pod = await self.pods.guaranteed_update(
+                request.namespace, request.name, report, status=True)
+            if result.metadata.resource_version != started_from:
+                self._own_writes.wrote(request.node_name, int(result.metadata.resource_version))
         return result
 
     @unary

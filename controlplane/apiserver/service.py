@@ -12,7 +12,7 @@ import grpc
 
 from controlplane.apiserver.api import Api
 from controlplane.apiserver.registry import DeleteOptions, Registry
-from controlplane.apiserver.watchcache import BOOKMARK, Filter, WatchClosedError
+from controlplane.apiserver.watchcache import BOOKMARK, CacheEvent, Filter, WatchClosedError
 from controlplane.metrics import API_LATENCY, API_REQUESTS
 from controlplane.storage import CompactedError, StoreUnavailableError
 from kemu.api import errors, fields, kinds, labels
@@ -100,12 +100,15 @@ def bookmark(kind: kinds.Kind, revision: int) -> api_pb2.WatchEvent:
 
 
 async def stream_events(registry: Registry, flt: Filter, resource_version: str,
-                        bookmarks: bool) -> AsyncIterator[api_pb2.WatchEvent]:
+                        bookmarks: bool,
+                        leave_out: Callable[[CacheEvent], Awaitable[bool]] | None = None,
+                        ) -> AsyncIterator[api_pb2.WatchEvent]:
+    """The watch's events as messages; those ``leave_out`` picks are not sent."""
     try:
         async for event in registry.watch(flt, resource_version, bookmarks):
             if event.type == BOOKMARK:
                 yield bookmark(registry.kind, event.revision)
-            else:
+            elif leave_out is None or not await leave_out(event):
                 yield api_pb2.WatchEvent(type=event.type, object=kinds.wrap(event.obj))
     except WatchClosedError as exc:
         log.info("watch on %s closed: %s", registry.kind.plural, exc)

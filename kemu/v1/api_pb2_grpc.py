@@ -525,7 +525,8 @@ class NodeAgentServicer:
 
     def WatchPods(self, request, context):
         """The pods bound to this node: ADDED for each at the start, then a BOOKMARK that ends
-        that initial list (or, with resource_version, the changes after it), then changes.
+        that initial list (or, with resource_version, the changes after it), then changes. A
+        version written by this node's own UpdatePodStatus is not sent: it was that call's answer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

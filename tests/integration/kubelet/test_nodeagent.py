@@ -146,3 +146,34 @@ async def test_an_event_sent_without_a_name_is_named_after_its_object(
     found = await client.list(core_pb2.Event, "default",
                               field_selector=f"involvedObject.name={name}")
     assert [e.metadata.name.startswith(f"{name}.") for e in found.items] == [True]
+
+
+async def test_the_pod_watch_leaves_out_what_the_nodes_own_status_updates_wrote(
+        shared_control_plane: LocalCluster, client: GrpcClient) -> None:
+    node = unique("echo")
+    name = unique("echoed")
+    async with NodeAgentClient(shared_control_plane.address, node) as kubelet:
+        stream = kubelet.watch_pods()
+        listed = await anext(stream)
+        assert listed.type == "BOOKMARK"
+        pod = await client.create(pod_on(node, name))
+        added = await anext(stream)
+        assert (added.type, added.object.metadata.name) == ("ADDED", name)
+        running = core_pb2.PodStatus(phase="Running")
+        written = await kubelet.update_pod_status("default", name, pod.metadata.uid, running)
+        # Unchanged: writes nothing, so nothing is left out for it.
+        again = await kubelet.update_pod_status("default", name, pod.metadata.uid, running)
+        assert again.metadata.resource_version == written.metadata.resource_version
+        # Other writers' changes, to the status and to the pod, still come.
+        written.status.conditions.add(type="DisruptionTarget", status="True", reason="Test")
+        condition_added = await client.update_status(written)
+        labelled = await client.get(core_pb2.Pod, name, "default")
+        labelled.metadata.labels["seen"] = "yes"
+        labelled = await client.update(labelled)
+        seen = [await anext(stream), await anext(stream)]
+        await stream.aclose()
+    assert [(e.type, e.resource_version) for e in seen] == [
+        ("MODIFIED", condition_added.metadata.resource_version),
+        ("MODIFIED", labelled.metadata.resource_version)]
+    assert seen[0].object.status.phase == "Running"
+    assert seen[1].object.metadata.labels["seen"] == "yes"
