@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from typing import cast
 
 import pytest
 
 from kemu.api.errors import ApiError, Code
 from kemu.api.meta import parse_time
 from kemu.client.grpc_client import GrpcClient
+from kemu.client.interface import WatchEvent
 from kemu.client.nodeagent import NodeAgentClient
 from kemu.v1 import coordination_pb2, core_pb2
 from launcher.cluster import LocalCluster
@@ -153,7 +155,7 @@ async def test_the_pod_watch_leaves_out_what_the_nodes_own_status_updates_wrote(
     node = unique("echo")
     name = unique("echoed")
     async with NodeAgentClient(shared_control_plane.address, node) as kubelet:
-        stream = kubelet.watch_pods()
+        stream = cast(AsyncGenerator[WatchEvent, None], kubelet.watch_pods())
         listed = await anext(stream)
         assert listed.type == "BOOKMARK"
         pod = await client.create(pod_on(node, name))
