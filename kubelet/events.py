@@ -42,6 +42,9 @@ class EventRecorder:
         self.clock = clock
         self.interval = interval
         self._series: OrderedDict[tuple[str, ...], _Series] = OrderedDict()
+        # The series with occurrences not sent yet: what the sender looks at, rather than every
+        # series it remembers (thousands on a busy node, nearly all of them sent).
+        self._unsent: dict[tuple[str, ...], None] = {}
         self._wakeup = asyncio.Event()
         self._last_stamp = 0
         self.sent = 0
@@ -68,20 +71,24 @@ class EventRecorder:
             self._series.move_to_end(key)
         series.count += 1
         series.last = wall
+        self._unsent[key] = None
         self._wakeup.set()
 
     def forget(self, uid: str) -> None:
         """Stop tracking the events of an object that is gone."""
         for key in [k for k in self._series if k[0] == uid]:
             del self._series[key]
+            self._unsent.pop(key, None)
 
     async def run(self) -> None:
         while True:
             now = self.clock.monotonic()
             due: list[_Series] = []
             later: float | None = None
-            for series in self._series.values():
-                if series.count == series.sent_count:
+            for key in list(self._unsent):
+                series = self._series.get(key)
+                if series is None or series.count == series.sent_count:
+                    del self._unsent[key]  # sent, or no longer tracked
                     continue
                 if series.next_send <= now:
                     due.append(series)

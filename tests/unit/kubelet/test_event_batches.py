@@ -106,3 +106,16 @@ async def test_a_failed_call_sends_all_its_events_again(
     await clock.advance(INTERVAL)
     assert agent.calls == [[("Pulled", 1), ("Started", 1)], [("Pulled", 1), ("Started", 2)]]
     assert recorder.sent == 2
+
+
+async def test_a_repeat_of_an_event_sent_long_ago_goes_out_alone_with_its_count(
+        agent: ScriptedAgent, clock: FakeClock, recorder: EventRecorder) -> None:
+    for index in range(50):
+        recorder.record(_pod(f"web-{index}"), NORMAL, "Started", "Started app")
+    await clock.settle()
+    await clock.advance(INTERVAL)
+    recorder.record(_pod("web-0"), NORMAL, "Started", "Started app")
+    await clock.settle()
+    assert [len(call) for call in agent.calls] == [50, 1]
+    assert agent.calls[1] == [("Started", 2)]
+    assert recorder.sent == 51
