@@ -204,3 +204,17 @@ async def test_other_changes_of_the_set_sync_at_once(
         new.metadata.owner_references.add(kind="Deployment", name="web", uid="d", controller=True)
     controller._owner_updated(rs, new)
     assert _now(controller) == ["default/web"]
+
+
+@pytest.mark.parametrize(("replicas", "periods"), [(3, 1), (1000, 1), (5000, 5), (50000, 10)])
+async def test_a_large_set_waits_longer_for_its_status_syncs(
+        controller: ReplicaSetController, replicas: int, periods: int) -> None:
+    """Each status-only sync reads all the set's pods: a set of 5000 waits five periods."""
+    controller.owners.items["default/web"].spec.replicas = replicas
+    pod = _pod(_replica_set())
+    bound = _changed(pod)
+    bound.spec.node_name = "node-1"
+    controller._pod_updated(pod, bound)
+    waiting = _later(controller)
+    period = TIMING.replicaset_status_batch_period
+    assert periods * period - 0.05 < waiting["default/web"] <= periods * period
