@@ -27,7 +27,7 @@ from controlplane.apiserver.objects import (
     random_suffix,
 )
 from controlplane.apiserver.strategy import Strategy
-from controlplane.apiserver.watchcache import CacheEvent, Filter, WatchCache
+from controlplane.apiserver.watchcache import CacheEvent, EventBatch, Filter, WatchCache
 from controlplane.storage import (
     ConflictError,
     KeyExistsError,
@@ -186,11 +186,18 @@ class Registry:
         objects = [decode_object(self.kind, kv.value, kv.mod_revision) for kv in items]
         return [o for o in objects if flt.matches(self.kind, o)], at
 
-    def watch(self, flt: Filter, resource_version: str,
-              bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
+    async def watch(self, flt: Filter, resource_version: str,
+                    bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
+        async for batch in self.watch_batches(flt, resource_version, bookmarks):
+            for event in batch:
+                yield event
+
+    def watch_batches(self, flt: Filter, resource_version: str,
+                      bookmarks: bool = False) -> AsyncIterator[EventBatch]:
+        """The watch's events, as many at a time as have arrived (WatchCache.watch_batches)."""
         if not self.cache.holds(self.kind):
             return self.cache.watch_direct(self.kind, flt, resource_version)
-        return self.cache.watch(self.kind, flt, resource_version, bookmarks)
+        return self.cache.watch_batches(self.kind, flt, resource_version, bookmarks)
 
     # -- update ---------------------------------------------------------------------------
     async def update(self, obj: Any, dry_run: bool = False, status: bool = False) -> Any:

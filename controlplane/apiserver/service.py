@@ -99,17 +99,50 @@ def bookmark(kind: kinds.Kind, revision: int) -> api_pb2.WatchEvent:
     return api_pb2.WatchEvent(type=BOOKMARK, object=kinds.wrap(marker))
 
 
+# A message of a batched watch carries at most this many events, and takes no more once its
+# objects reach this size (a batch is what arrived while the last message was being sent).
+MAX_EVENTS_PER_MESSAGE = 100
+MAX_MESSAGE_OBJECT_BYTES = 1 << 20
+
+
 async def stream_events(registry: Registry, flt: Filter, resource_version: str,
                         bookmarks: bool,
                         leave_out: Callable[[CacheEvent], Awaitable[bool]] | None = None,
-                        ) -> AsyncIterator[api_pb2.WatchEvent]:
-    """The watch's events as messages; those ``leave_out`` picks are not sent."""
+                        batches: bool = False) -> AsyncIterator[api_pb2.WatchEvent]:
+    """The watch's events as messages; those ``leave_out`` picks are not sent. With
+    ``batches`` the events that arrived together share a message (the first in it, the rest
+    in ``more``): most of what a watch costs the server is per message, not per byte."""
+    envelope_field = registry.kind.envelope_field
     try:
-        async for event in registry.watch(flt, resource_version, bookmarks):
-            if event.type == BOOKMARK:
-                yield bookmark(registry.kind, event.revision)
-            elif leave_out is None or not await leave_out(event):
-                yield api_pb2.WatchEvent(type=event.type, object=kinds.wrap(event.obj))
+        async for batch in registry.watch_batches(flt, resource_version, bookmarks):
+            message: api_pb2.WatchEvent | None = None
+            size = 0
+            for event in batch:
+                if event.type == BOOKMARK:
+                    if message is not None:
+                        yield message
+                        message = None
+                    yield bookmark(registry.kind, event.revision)
+                    continue
+                if leave_out is not None and await leave_out(event):
+                    continue
+                if not batches:
+                    yield api_pb2.WatchEvent(type=event.type, object=kinds.wrap(event.obj))
+                    continue
+                if message is not None and (len(message.more) + 1 >= MAX_EVENTS_PER_MESSAGE
+                                            or size >= MAX_MESSAGE_OBJECT_BYTES):
+                    yield message
+                    message = None
+                if message is None:
+                    message = target = api_pb2.WatchEvent()
+                    size = 0
+                else:
+                    target = message.more.add()
+                target.type = event.type
+                getattr(target.object, envelope_field).CopyFrom(event.obj)
+                size += event.obj.ByteSize()
+            if message is not None:
+                yield message
     except WatchClosedError as exc:
         log.info("watch on %s closed: %s", registry.kind.plural, exc)
 
@@ -148,7 +181,8 @@ class ResourcesService(api_pb2_grpc.ResourcesServicer):
             flt = parse_filter(registry.kind, request.namespace, request.label_selector,
                                request.field_selector)
             async for event in stream_events(registry, flt, request.resource_version,
-                                             request.allow_bookmarks):
+                                             request.allow_bookmarks,
+                                             batches=request.allow_batches):
                 yield event
         except Exception as exc:
             if isinstance(exc, grpc.aio.AbortError):

@@ -55,6 +55,10 @@ class CacheEvent:
     revision: int
 
 
+# Events of one watch taken together: all that had arrived when its reader came back.
+EventBatch = list[CacheEvent]
+
+
 @dataclass
 class Filter:
     namespace: str = ""
@@ -435,12 +439,20 @@ class WatchCache:
     async def watch(self, kind: Kind, flt: Filter, resource_version: str,
                     bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
         """Events for ``kind`` that pass ``flt``: see the module docstring."""
+        async for batch in self.watch_batches(kind, flt, resource_version, bookmarks):
+            for event in batch:
+                yield event
+
+    async def watch_batches(self, kind: Kind, flt: Filter, resource_version: str,
+                            bookmarks: bool = False) -> AsyncIterator[EventBatch]:
+        """The events of ``watch``, each time as many as have arrived (the initial list in
+        one): a watcher that was busy sending the last ones takes what came meanwhile at once."""
         await self.ready.wait()
         cache = self.by_kind[kind.name]
         after = int(resource_version) if resource_version not in ("", "0") else None
         if after is not None and after < cache.start_revision:
-            async for event in self._watch_store(kind, flt, after):
-                yield event
+            async for batch in self._watch_store(kind, flt, after):
+                yield batch
             return
         start = self.revision if after is None else after
         watcher = _Watcher(kind, flt, start, self.max_pending)
@@ -453,11 +465,15 @@ class WatchCache:
                 watcher.offer(event)
         cache.register(watcher)
         try:
-            for event in initial:
-                yield event
+            if initial:
+                yield initial
+            queue = watcher.queue
             while True:
-                while watcher.queue:
-                    yield watcher.queue.popleft()
+                if queue:
+                    batch = list(queue)
+                    queue.clear()
+                    yield batch
+                    continue
                 if watcher.closed:
                     raise WatchClosedError(watcher.closed)
                 watcher.wakeup.clear()
@@ -465,29 +481,33 @@ class WatchCache:
                     try:
                         await asyncio.wait_for(watcher.wakeup.wait(), self.bookmark_interval)
                     except TimeoutError:
-                        if not watcher.queue:
-                            yield CacheEvent(BOOKMARK, None, None, self.revision)
+                        if not queue:
+                            yield [CacheEvent(BOOKMARK, None, None, self.revision)]
                 else:
                     await watcher.wakeup.wait()
         finally:
             cache.unregister(watcher)
 
     async def watch_direct(self, kind: Kind, flt: Filter,
-                           resource_version: str) -> AsyncIterator[CacheEvent]:
+                           resource_version: str) -> AsyncIterator[EventBatch]:
         """A watch served straight from etcd, for a kind the cache does not hold: from
         ``resource_version``, or (none given) the objects there now as ADDED, then what
-        follows. No bookmarks."""
+        follows. No bookmarks. Batches, as ``watch_batches``."""
         after = int(resource_version) if resource_version not in ("", "0") else None
         if after is None:
             items, after = await self.store.list(keys.namespace_prefix(kind, flt.namespace))
+            initial = []
             for kv in items:
                 obj = self.decode(kind, kv.value, kv.mod_revision)
                 if flt.matches(kind, obj):
-                    yield CacheEvent(ADDED, obj, None, kv.mod_revision)
-        async for event in self._watch_store(kind, flt, after):
-            yield event
+                    initial.append(CacheEvent(ADDED, obj, None, kv.mod_revision))
+            if initial:
+                yield initial
+        async for batch in self._watch_store(kind, flt, after):
+            yield batch
 
-    async def _watch_store(self, kind: Kind, flt: Filter, after: int) -> AsyncIterator[CacheEvent]:
+    async def _watch_store(self, kind: Kind, flt: Filter,
+                           after: int) -> AsyncIterator[EventBatch]:
         """A watch older than the cache's buffer: straight from etcd (may be compacted)."""
         prefix = keys.namespace_prefix(kind, flt.namespace)
         probe = _Watcher(kind, flt, after, self.max_pending)
@@ -503,7 +523,9 @@ class WatchCache:
                 obj = self.decode(kind, event.kv.value, event.kv.mod_revision)
                 probe.offer(CacheEvent(MODIFIED if prev is not None else ADDED, obj, prev,
                                        event.revision))
-            while probe.queue:
-                yield probe.queue.popleft()
+            if probe.queue:
+                batch = list(probe.queue)
+                probe.queue.clear()
+                yield batch
             if probe.closed:
                 raise WatchClosedError(probe.closed)

@@ -86,11 +86,14 @@ class GrpcClient:
         request = api_pb2.WatchRequest(
             kind=k.name, namespace=namespace if k.namespaced else "",
             label_selector=label_selector, field_selector=field_selector,
-            resource_version=resource_version, allow_bookmarks=allow_bookmarks)
+            resource_version=resource_version, allow_bookmarks=allow_bookmarks,
+            allow_batches=True)
         call = self._stub.Watch(request)
         try:
-            async for event in call:
-                yield _event(event)
+            async for message in call:
+                yield _event(message)
+                for event in message.more:
+                    yield _event(event)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         finally:

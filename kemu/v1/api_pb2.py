@@ -28,7 +28,7 @@ from kemu.v1 import coordination_pb2 as kemu_dot_v1_dot_coordination__pb2
 from kemu.v1 import core_pb2 as kemu_dot_v1_dot_core__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11kemu/v1/api.proto\x12\x07kemu.v1\x1a\x12kemu/v1/apps.proto\x1a\x13kemu/v1/batch.proto\x1a\x1akemu/v1/coordination.proto\x1a\x12kemu/v1/core.proto\"\xe4\x05\n\x06Object\x12\'\n\tnamespace\x18\x01 \x01(\x0b\x32\x12.kemu.v1.NamespaceH\x00\x12\x1d\n\x04node\x18\x02 \x01(\x0b\x32\r.kemu.v1.NodeH\x00\x12\x1b\n\x03pod\x18\x03 \x01(\x0b\x32\x0c.kemu.v1.PodH\x00\x12\x1f\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x0e.kemu.v1.EventH\x00\x12\x1f\n\x05lease\x18\x05 \x01(\x0b\x32\x0e.kemu.v1.LeaseH\x00\x12*\n\x0breplica_set\x18\x06 \x01(\x0b\x32\x13.kemu.v1.ReplicaSetH\x00\x12@\n\x16replication_controller\x18\x07 \x01(\x0b\x32\x1e.kemu.v1.ReplicationControllerH\x00\x12)\n\ndeployment\x18\x08 \x01(\x0b\x32\x13.kemu.v1.DeploymentH\x00\x12(\n\ndaemon_set\x18\t \x01(\x0b\x32\x12.kemu.v1.DaemonSetH\x00\x12,\n\x0cstateful_set\x18\n \x01(\x0b\x32\x14.kemu.v1.StatefulSetH\x00\x12:\n\x13\x63ontroller_revision\x18\x0b \x01(\x0b\x32\x1b.kemu.v1.ControllerRevisionH\x00\x12\x1b\n\x03job\x18\x0c \x01(\x0b\x32\x0c.kemu.v1.JobH\x00\x12$\n\x08\x63ron_job\x18\r \x01(\x0b\x32\x10.kemu.v1.CronJobH\x00\x12\x41\n\x17persistent_volume_claim\x18\x0e \x01(\x0b\x32\x1e.kemu.v1.PersistentVolumeClaimH\x00\x12#\n\x07service\x18\x0f \x01(\x0b\x32\x10.kemu.v1.ServiceH\x00\x12\'\n\tendpoints\x18\x10 \x01(\x0b\x32\x12.kemu.v1.EndpointsH\x00\x12(\n\nconfig_map\x18\x11 \x01(\x0b\x32\x12.kemu.v1.ConfigMapH\x00\x42\x08\n\x06object\"y\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12$\n\x06\x63\x61uses\x18\x04 \x03(\x0b\x32\x14.kemu.v1.StatusCause\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\"=\n\x0bStatusCause\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\";\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"^\n\x0bListRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\"F\n\nObjectList\x12\x1e\n\x05items\x18\x01 \x03(\x0b\x32\x0f.kemu.v1.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"\x92\x01\n\x0cWatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x17\n\x0f\x61llow_bookmarks\x18\x06 \x01(\x08\";\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x1f\n\x06object\x18\x02 \x01(\x0b\x32\x0f.kemu.v1.Object\"A\n\rCreateRequest\x12\x1f\n\x06object\x18\x01 \x01(\x0b\x32\x0f.kemu.v1.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"A\n\rUpdateRequest\x12\x1f\n\x06object\x18\x01 \x01(\x0b\x32\x0f.kemu.v1.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\x86\x01\n\x0cPatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\npatch_type\x18\x04 \x01(\t\x12\r\n\x05patch\x18\x05 \x01(\x0c\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x07 \x01(\x08\"\xe8\x01\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1a\n\x12propagation_policy\x18\x04 \x01(\t\x12!\n\x14grace_period_seconds\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x10precondition_uid\x18\x06 \x01(\t\x12%\n\x1dprecondition_resource_version\x18\x07 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x08 \x01(\x08\x42\x17\n\x15_grace_period_seconds\"R\n\x0b\x42indRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnode_name\x18\x03 \x01(\t\x12\x0f\n\x07pod_uid\x18\x04 \x01(\t\"2\n\x13RegisterNodeRequest\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.kemu.v1.Node\"F\n\x11RenewLeaseRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x1e\n\x16lease_duration_seconds\x18\x02 \x01(\x05\"Q\n\x17UpdateNodeStatusRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0b\x32\x13.kemu.v1.NodeStatus\"?\n\x10WatchPodsRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"}\n\x16UpdatePodStatusRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\"\n\x06status\x18\x05 \x01(\x0b\x32\x12.kemu.v1.PodStatus\"S\n\x10RemovePodRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\"\x13\n\x11RemovePodResponse\"F\n\x12RecordEventRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x1d\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x0e.kemu.v1.Event\"\x15\n\x13RecordEventResponse\"H\n\x13RecordEventsRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x1e\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x0e.kemu.v1.Event\"8\n\x14RecordEventsResponse\x12 \n\x07results\x18\x01 \x03(\x0b\x32\x0f.kemu.v1.Status2\xd1\x03\n\tResources\x12\x31\n\x06\x43reate\x12\x16.kemu.v1.CreateRequest\x1a\x0f.kemu.v1.Object\x12+\n\x03Get\x12\x13.kemu.v1.GetRequest\x1a\x0f.kemu.v1.Object\x12\x31\n\x04List\x12\x14.kemu.v1.ListRequest\x1a\x13.kemu.v1.ObjectList\x12\x35\n\x05Watch\x12\x15.kemu.v1.WatchRequest\x1a\x13.kemu.v1.WatchEvent0\x01\x12\x31\n\x06Update\x12\x16.kemu.v1.UpdateRequest\x1a\x0f.kemu.v1.Object\x12\x37\n\x0cUpdateStatus\x12\x16.kemu.v1.UpdateRequest\x1a\x0f.kemu.v1.Object\x12/\n\x05Patch\x12\x15.kemu.v1.PatchRequest\x1a\x0f.kemu.v1.Object\x12\x31\n\x06\x44\x65lete\x12\x16.kemu.v1.DeleteRequest\x1a\x0f.kemu.v1.Object\x12*\n\x04\x42ind\x12\x14.kemu.v1.BindRequest\x1a\x0c.kemu.v1.Pod2\x9f\x04\n\tNodeAgent\x12\x37\n\x08Register\x12\x1c.kemu.v1.RegisterNodeRequest\x1a\r.kemu.v1.Node\x12\x38\n\nRenewLease\x12\x1a.kemu.v1.RenewLeaseRequest\x1a\x0e.kemu.v1.Lease\x12\x43\n\x10UpdateNodeStatus\x12 .kemu.v1.UpdateNodeStatusRequest\x1a\r.kemu.v1.Node\x12=\n\tWatchPods\x12\x19.kemu.v1.WatchPodsRequest\x1a\x13.kemu.v1.WatchEvent0\x01\x12@\n\x0fUpdatePodStatus\x12\x1f.kemu.v1.UpdatePodStatusRequest\x1a\x0c.kemu.v1.Pod\x12\x42\n\tRemovePod\x12\x19.kemu.v1.RemovePodRequest\x1a\x1a.kemu.v1.RemovePodResponse\x12H\n\x0bRecordEvent\x12\x1b.kemu.v1.RecordEventRequest\x1a\x1c.kemu.v1.RecordEventResponse\x12K\n\x0cRecordEvents\x12\x1c.kemu.v1.RecordEventsRequest\x1a\x1d.kemu.v1.RecordEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11kemu/v1/api.proto\x12\x07kemu.v1\x1a\x12kemu/v1/apps.proto\x1a\x13kemu/v1/batch.proto\x1a\x1akemu/v1/coordination.proto\x1a\x12kemu/v1/core.proto\"\xe4\x05\n\x06Object\x12\'\n\tnamespace\x18\x01 \x01(\x0b\x32\x12.kemu.v1.NamespaceH\x00\x12\x1d\n\x04node\x18\x02 \x01(\x0b\x32\r.kemu.v1.NodeH\x00\x12\x1b\n\x03pod\x18\x03 \x01(\x0b\x32\x0c.kemu.v1.PodH\x00\x12\x1f\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x0e.kemu.v1.EventH\x00\x12\x1f\n\x05lease\x18\x05 \x01(\x0b\x32\x0e.kemu.v1.LeaseH\x00\x12*\n\x0breplica_set\x18\x06 \x01(\x0b\x32\x13.kemu.v1.ReplicaSetH\x00\x12@\n\x16replication_controller\x18\x07 \x01(\x0b\x32\x1e.kemu.v1.ReplicationControllerH\x00\x12)\n\ndeployment\x18\x08 \x01(\x0b\x32\x13.kemu.v1.DeploymentH\x00\x12(\n\ndaemon_set\x18\t \x01(\x0b\x32\x12.kemu.v1.DaemonSetH\x00\x12,\n\x0cstateful_set\x18\n \x01(\x0b\x32\x14.kemu.v1.StatefulSetH\x00\x12:\n\x13\x63ontroller_revision\x18\x0b \x01(\x0b\x32\x1b.kemu.v1.ControllerRevisionH\x00\x12\x1b\n\x03job\x18\x0c \x01(\x0b\x32\x0c.kemu.v1.JobH\x00\x12$\n\x08\x63ron_job\x18\r \x01(\x0b\x32\x10.kemu.v1.CronJobH\x00\x12\x41\n\x17persistent_volume_claim\x18\x0e \x01(\x0b\x32\x1e.kemu.v1.PersistentVolumeClaimH\x00\x12#\n\x07service\x18\x0f \x01(\x0b\x32\x10.kemu.v1.ServiceH\x00\x12\'\n\tendpoints\x18\x10 \x01(\x0b\x32\x12.kemu.v1.EndpointsH\x00\x12(\n\nconfig_map\x18\x11 \x01(\x0b\x32\x12.kemu.v1.ConfigMapH\x00\x42\x08\n\x06object\"y\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12$\n\x06\x63\x61uses\x18\x04 \x03(\x0b\x32\x14.kemu.v1.StatusCause\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\"=\n\x0bStatusCause\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\";\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"^\n\x0bListRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\"F\n\nObjectList\x12\x1e\n\x05items\x18\x01 \x03(\x0b\x32\x0f.kemu.v1.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"\xa9\x01\n\x0cWatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x17\n\x0f\x61llow_bookmarks\x18\x06 \x01(\x08\x12\x15\n\rallow_batches\x18\x07 \x01(\x08\"^\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x1f\n\x06object\x18\x02 \x01(\x0b\x32\x0f.kemu.v1.Object\x12!\n\x04more\x18\x03 \x03(\x0b\x32\x13.kemu.v1.WatchEvent\"A\n\rCreateRequest\x12\x1f\n\x06object\x18\x01 \x01(\x0b\x32\x0f.kemu.v1.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"A\n\rUpdateRequest\x12\x1f\n\x06object\x18\x01 \x01(\x0b\x32\x0f.kemu.v1.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\x86\x01\n\x0cPatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\npatch_type\x18\x04 \x01(\t\x12\r\n\x05patch\x18\x05 \x01(\x0c\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x07 \x01(\x08\"\xe8\x01\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1a\n\x12propagation_policy\x18\x04 \x01(\t\x12!\n\x14grace_period_seconds\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x10precondition_uid\x18\x06 \x01(\t\x12%\n\x1dprecondition_resource_version\x18\x07 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x08 \x01(\x08\x42\x17\n\x15_grace_period_seconds\"R\n\x0b\x42indRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnode_name\x18\x03 \x01(\t\x12\x0f\n\x07pod_uid\x18\x04 \x01(\t\"2\n\x13RegisterNodeRequest\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.kemu.v1.Node\"F\n\x11RenewLeaseRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x1e\n\x16lease_duration_seconds\x18\x02 \x01(\x05\"Q\n\x17UpdateNodeStatusRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0b\x32\x13.kemu.v1.NodeStatus\"?\n\x10WatchPodsRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"}\n\x16UpdatePodStatusRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\"\n\x06status\x18\x05 \x01(\x0b\x32\x12.kemu.v1.PodStatus\"S\n\x10RemovePodRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\"\x13\n\x11RemovePodResponse\"F\n\x12RecordEventRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x1d\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x0e.kemu.v1.Event\"\x15\n\x13RecordEventResponse\"H\n\x13RecordEventsRequest\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x1e\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x0e.kemu.v1.Event\"8\n\x14RecordEventsResponse\x12 \n\x07results\x18\x01 \x03(\x0b\x32\x0f.kemu.v1.Status2\xd1\x03\n\tResources\x12\x31\n\x06\x43reate\x12\x16.kemu.v1.CreateRequest\x1a\x0f.kemu.v1.Object\x12+\n\x03Get\x12\x13.kemu.v1.GetRequest\x1a\x0f.kemu.v1.Object\x12\x31\n\x04List\x12\x14.kemu.v1.ListRequest\x1a\x13.kemu.v1.ObjectList\x12\x35\n\x05Watch\x12\x15.kemu.v1.WatchRequest\x1a\x13.kemu.v1.WatchEvent0\x01\x12\x31\n\x06Update\x12\x16.kemu.v1.UpdateRequest\x1a\x0f.kemu.v1.Object\x12\x37\n\x0cUpdateStatus\x12\x16.kemu.v1.UpdateRequest\x1a\x0f.kemu.v1.Object\x12/\n\x05Patch\x12\x15.kemu.v1.PatchRequest\x1a\x0f.kemu.v1.Object\x12\x31\n\x06\x44\x65lete\x12\x16.kemu.v1.DeleteRequest\x1a\x0f.kemu.v1.Object\x12*\n\x04\x42ind\x12\x14.kemu.v1.BindRequest\x1a\x0c.kemu.v1.Pod2\x9f\x04\n\tNodeAgent\x12\x37\n\x08Register\x12\x1c.kemu.v1.RegisterNodeRequest\x1a\r.kemu.v1.Node\x12\x38\n\nRenewLease\x12\x1a.kemu.v1.RenewLeaseRequest\x1a\x0e.kemu.v1.Lease\x12\x43\n\x10UpdateNodeStatus\x12 .kemu.v1.UpdateNodeStatusRequest\x1a\r.kemu.v1.Node\x12=\n\tWatchPods\x12\x19.kemu.v1.WatchPodsRequest\x1a\x13.kemu.v1.WatchEvent0\x01\x12@\n\x0fUpdatePodStatus\x12\x1f.kemu.v1.UpdatePodStatusRequest\x1a\x0c.kemu.v1.Pod\x12\x42\n\tRemovePod\x12\x19.kemu.v1.RemovePodRequest\x1a\x1a.kemu.v1.RemovePodResponse\x12H\n\x0bRecordEvent\x12\x1b.kemu.v1.RecordEventRequest\x1a\x1c.kemu.v1.RecordEventResponse\x12K\n\x0cRecordEvents\x12\x1c.kemu.v1.RecordEventsRequest\x1a\x1d.kemu.v1.RecordEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,43 +48,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECTLIST']._serialized_start=1205
   _globals['_OBJECTLIST']._serialized_end=1275
   _globals['_WATCHREQUEST']._serialized_start=1278
-  _globals['_WATCHREQUEST']._serialized_end=1424
-  _globals['_WATCHEVENT']._serialized_start=1426
-  _globals['_WATCHEVENT']._serialized_end=1485
-  _globals['_CREATEREQUEST']._serialized_start=1487
-  _globals['_CREATEREQUEST']._serialized_end=1552
-  _globals['_UPDATEREQUEST']._serialized_start=1554
-  _globals['_UPDATEREQUEST']._serialized_end=1619
-  _globals['_PATCHREQUEST']._serialized_start=1622
-  _globals['_PATCHREQUEST']._serialized_end=1756
-  _globals['_DELETEREQUEST']._serialized_start=1759
-  _globals['_DELETEREQUEST']._serialized_end=1991
-  _globals['_BINDREQUEST']._serialized_start=1993
-  _globals['_BINDREQUEST']._serialized_end=2075
-  _globals['_REGISTERNODEREQUEST']._serialized_start=2077
-  _globals['_REGISTERNODEREQUEST']._serialized_end=2127
-  _globals['_RENEWLEASEREQUEST']._serialized_start=2129
-  _globals['_RENEWLEASEREQUEST']._serialized_end=2199
-  _globals['_UPDATENODESTATUSREQUEST']._serialized_start=2201
-  _globals['_UPDATENODESTATUSREQUEST']._serialized_end=2282
-  _globals['_WATCHPODSREQUEST']._serialized_start=2284
-  _globals['_WATCHPODSREQUEST']._serialized_end=2347
-  _globals['_UPDATEPODSTATUSREQUEST']._serialized_start=2349
-  _globals['_UPDATEPODSTATUSREQUEST']._serialized_end=2474
-  _globals['_REMOVEPODREQUEST']._serialized_start=2476
-  _globals['_REMOVEPODREQUEST']._serialized_end=2559
-  _globals['_REMOVEPODRESPONSE']._serialized_start=2561
-  _globals['_REMOVEPODRESPONSE']._serialized_end=2580
-  _globals['_RECORDEVENTREQUEST']._serialized_start=2582
-  _globals['_RECORDEVENTREQUEST']._serialized_end=2652
-  _globals['_RECORDEVENTRESPONSE']._serialized_start=2654
-  _globals['_RECORDEVENTRESPONSE']._serialized_end=2675
-  _globals['_RECORDEVENTSREQUEST']._serialized_start=2677
-  _globals['_RECORDEVENTSREQUEST']._serialized_end=2749
-  _globals['_RECORDEVENTSRESPONSE']._serialized_start=2751
-  _globals['_RECORDEVENTSRESPONSE']._serialized_end=2807
-  _globals['_RESOURCES']._serialized_start=2810
-  _globals['_RESOURCES']._serialized_end=3275
-  _globals['_NODEAGENT']._serialized_start=3278
-  _globals['_NODEAGENT']._serialized_end=3821
+  _globals['_WATCHREQUEST']._serialized_end=1447
+  _globals['_WATCHEVENT']._serialized_start=1449
+  _globals['_WATCHEVENT']._serialized_end=1543
+  _globals['_CREATEREQUEST']._serialized_start=1545
+  _globals['_CREATEREQUEST']._serialized_end=1610
+  _globals['_UPDATEREQUEST']._serialized_start=1612
+  _globals['_UPDATEREQUEST']._serialized_end=1677
+  _globals['_PATCHREQUEST']._serialized_start=1680
+  _globals['_PATCHREQUEST']._serialized_end=1814
+  _globals['_DELETEREQUEST']._serialized_start=1817
+  _globals['_DELETEREQUEST']._serialized_end=2049
+  _globals['_BINDREQUEST']._serialized_start=2051
+  _globals['_BINDREQUEST']._serialized_end=2133
+  _globals['_REGISTERNODEREQUEST']._serialized_start=2135
+  _globals['_REGISTERNODEREQUEST']._serialized_end=2185
+  _globals['_RENEWLEASEREQUEST']._serialized_start=2187
+  _globals['_RENEWLEASEREQUEST']._serialized_end=2257
+  _globals['_UPDATENODESTATUSREQUEST']._serialized_start=2259
+  _globals['_UPDATENODESTATUSREQUEST']._serialized_end=2340
+  _globals['_WATCHPODSREQUEST']._serialized_start=2342
+  _globals['_WATCHPODSREQUEST']._serialized_end=2405
+  _globals['_UPDATEPODSTATUSREQUEST']._serialized_start=2407
+  _globals['_UPDATEPODSTATUSREQUEST']._serialized_end=2532
+  _globals['_REMOVEPODREQUEST']._serialized_start=2534
+  _globals['_REMOVEPODREQUEST']._serialized_end=2617
+  _globals['_REMOVEPODRESPONSE']._serialized_start=2619
+  _globals['_REMOVEPODRESPONSE']._serialized_end=2638
+  _globals['_RECORDEVENTREQUEST']._serialized_start=2640
+  _globals['_RECORDEVENTREQUEST']._serialized_end=2710
+  _globals['_RECORDEVENTRESPONSE']._serialized_start=2712
+  _globals['_RECORDEVENTRESPONSE']._serialized_end=2733
+  _globals['_RECORDEVENTSREQUEST']._serialized_start=2735
+  _globals['_RECORDEVENTSREQUEST']._serialized_end=2807
+  _globals['_RECORDEVENTSRESPONSE']._serialized_start=2809
+  _globals['_RECORDEVENTSRESPONSE']._serialized_end=2865
+  _globals['_RESOURCES']._serialized_start=2868
+  _globals['_RESOURCES']._serialized_end=3333
+  _globals['_NODEAGENT']._serialized_start=3336
+  _globals['_NODEAGENT']._serialized_end=3879
 # @@protoc_insertion_point(module_scope)
