@@ -3,7 +3,6 @@ server: the same events in the same order as one per message, in fewer messages.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,6 +13,7 @@ from kemu.api import kinds
 from kemu.client.grpc_client import GrpcClient
 from kemu.v1 import api_pb2, api_pb2_grpc, core_pb2
 from launcher.cluster import LocalCluster
+from tests.integration.controllers.batch_kit import new_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +23,6 @@ async def stub(shared_control_plane: LocalCluster) -> AsyncIterator[api_pb2_grpc
     channel = grpc.aio.insecure_channel(shared_control_plane.address)
     yield api_pb2_grpc.ResourcesStub(channel)
     await channel.close()
-
-
-async def _namespace(client: GrpcClient) -> str:
-    ns = core_pb2.Namespace()
-    ns.metadata.name = f"b-{uuid.uuid4().hex[:8]}"
-    await client.create(ns)
-    return ns.metadata.name
 
 
 async def _config_maps(client: GrpcClient, namespace: str, count: int) -> list[str]:
@@ -79,7 +72,7 @@ def _flat(messages: list[api_pb2.WatchEvent]) -> list[tuple[str, str, str]]:
 
 async def test_events_that_are_waiting_travel_in_one_message(
         client: GrpcClient, stub: api_pb2_grpc.ResourcesStub) -> None:
-    namespace = await _namespace(client)
+    namespace = await new_namespace(client, "batch")
     start = (await client.list(core_pb2.ConfigMap, namespace)).resource_version
     written = await _config_maps(client, namespace, 5)
     # Resumed from before the writes: all ten are waiting when the watch starts.
@@ -94,7 +87,7 @@ async def test_events_that_are_waiting_travel_in_one_message(
 
 async def test_a_message_carries_at_most_its_limit_of_events(
         client: GrpcClient, stub: api_pb2_grpc.ResourcesStub) -> None:
-    namespace = await _namespace(client)
+    namespace = await new_namespace(client, "batch")
     count = MAX_EVENTS_PER_MESSAGE + MAX_EVENTS_PER_MESSAGE // 2
     for i in range(count):
         cm = core_pb2.ConfigMap()
@@ -109,7 +102,7 @@ async def test_a_message_carries_at_most_its_limit_of_events(
 
 
 async def test_the_client_hands_out_each_event_of_a_batch_in_order(client: GrpcClient) -> None:
-    namespace = await _namespace(client)
+    namespace = await new_namespace(client, "batch")
     start = (await client.list(core_pb2.ConfigMap, namespace)).resource_version
     written = await _config_maps(client, namespace, 5)
     seen = []
