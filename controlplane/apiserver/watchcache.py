@@ -115,6 +115,12 @@ class _Watcher:
             return CacheEvent(DELETED, event.obj, event.prev, event.revision)
         return None
 
+    def take(self) -> EventBatch:
+        """Every event queued so far, in order; the queue is empty after."""
+        batch = list(self.queue)
+        self.queue.clear()
+        return batch
+
     def close(self, why: str) -> None:
         self.closed = why
         self.wakeup.set()
@@ -436,17 +442,11 @@ class WatchCache:
         cache = self.by_kind.get(kind.name)
         return cache.objects.get(key) if cache is not None else None
 
-    async def watch(self, kind: Kind, flt: Filter, resource_version: str,
-                    bookmarks: bool = False) -> AsyncIterator[CacheEvent]:
-        """Events for ``kind`` that pass ``flt``: see the module docstring."""
-        async for batch in self.watch_batches(kind, flt, resource_version, bookmarks):
-            for event in batch:
-                yield event
-
     async def watch_batches(self, kind: Kind, flt: Filter, resource_version: str,
                             bookmarks: bool = False) -> AsyncIterator[EventBatch]:
-        """The events of ``watch``, each time as many as have arrived (the initial list in
-        one): a watcher that was busy sending the last ones takes what came meanwhile at once."""
+        """Events for ``kind`` that pass ``flt`` (see the module docstring), each time as many
+        as have arrived (the initial list in one): a watcher that was busy sending the last
+        ones takes what came meanwhile at once."""
         await self.ready.wait()
         cache = self.by_kind[kind.name]
         after = int(resource_version) if resource_version not in ("", "0") else None
@@ -467,12 +467,9 @@ class WatchCache:
         try:
             if initial:
                 yield initial
-            queue = watcher.queue
             while True:
-                if queue:
-                    batch = list(queue)
-                    queue.clear()
-                    yield batch
+                if watcher.queue:
+                    yield watcher.take()
                     continue
                 if watcher.closed:
                     raise WatchClosedError(watcher.closed)
@@ -481,7 +478,7 @@ class WatchCache:
                     try:
                         await asyncio.wait_for(watcher.wakeup.wait(), self.bookmark_interval)
                     except TimeoutError:
-                        if not queue:
+                        if not watcher.queue:
                             yield [CacheEvent(BOOKMARK, None, None, self.revision)]
                 else:
                     await watcher.wakeup.wait()
@@ -524,8 +521,6 @@ class WatchCache:
                 probe.offer(CacheEvent(MODIFIED if prev is not None else ADDED, obj, prev,
                                        event.revision))
             if probe.queue:
-                batch = list(probe.queue)
-                probe.queue.clear()
-                yield batch
+                yield probe.take()
             if probe.closed:
                 raise WatchClosedError(probe.closed)
