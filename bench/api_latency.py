@@ -19,7 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.cluster import BenchCluster
-from bench.common import load_note, summary, table, write_result
+from bench.common import add_event_loop_option, load_note, run_benchmark, summary, table, write_result
 from kemu.api.errors import ApiError
 from kemu.client.grpc_client import GrpcClient
 from kemu.v1 import core_pb2
@@ -110,8 +110,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="rounds of calls per second")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--launcher", choices=("fork", "exec"), default="fork")
+    add_event_loop_option(parser)
     options = parser.parse_args()
-    data = asyncio.run(_main(options))
+    data = run_benchmark(_main(options), options.event_loop)
     print(table(rows_of(data["latency"]), ["verb", "count", "p50_ms", "p99_ms", "max_ms"]))
     print(f"errors: {data['latency']['errors']}; load before: {data['load1']}")
     path = write_result("api_latency", {"options": vars(options), **data})

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from launcher import eventloop
+
+T = TypeVar("T")
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def add_event_loop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--event-loop", choices=eventloop.LOOPS, default=eventloop.DEFAULT_LOOP,
+                        help="event loop of the benchmark and of every kemu process it starts "
+                             "(default: %(default)s)")
+
+
+def run_benchmark(main: Coroutine[Any, Any, T], loop: str) -> T:
+    """Runs ``main`` on the event loop ``loop``; the control planes and kubelets it starts
+    inherit the choice (KEMU_EVENT_LOOP), so one flag compares the loops end to end."""
+    os.environ["KEMU_EVENT_LOOP"] = loop
+    return eventloop.run(main, loop)
 
 
 def machine() -> dict[str, Any]:
@@ -40,6 +58,7 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "date": time.strftime("%Y-%m-%d"),
         "git": _git_revision(),
+        "event_loop": os.environ.get("KEMU_EVENT_LOOP", eventloop.DEFAULT_LOOP),
     }
 
 

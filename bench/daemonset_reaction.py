@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from typing import Any
 
 from bench.cluster import BenchCluster, Watcher, pod_template
-from bench.common import load_note, summary, table, write_result
+from bench.common import add_event_loop_option, load_note, run_benchmark, summary, table, write_result
 from controlplane.controllers.daemonset.template import target_node_name
 from kemu.v1 import apps_pb2, core_pb2
 
@@ -150,8 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--joins", type=int, default=20)
     parser.add_argument("--profile", choices=("fast", "default"), default="fast")
+    add_event_loop_option(parser)
     options = parser.parse_args()
-    data = asyncio.run(_main(options))
+    data = run_benchmark(_main(options), options.event_loop)
     rows = [{"span": name, "count": s["count"], "p50_s": s["p50"], "p99_s": s["p99"],
              "max_s": s["max"]} for part in ("join", "relabel") for name, s in data[part].items()]
     print(table(rows, ["span", "count", "p50_s", "p99_s", "max_s"]))

@@ -20,13 +20,12 @@ Only eviction and replacement are timed here; the chaos suite owns broader failu
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from typing import Any
 
 from bench.cluster import BenchCluster, Watcher
 from bench.cluster import deployment as bench_deployment
-from bench.common import load_note, summary, table, write_result
+from bench.common import add_event_loop_option, load_note, run_benchmark, summary, table, write_result
 from kemu.timing import PROFILES
 from kemu.v1 import apps_pb2, core_pb2
 
@@ -162,8 +161,9 @@ def main() -> None:
     parser.add_argument("--pods-per-node", type=int, default=3,
                         help="pods of each Deployment per node")
     parser.add_argument("--profile", choices=("fast", "default"), default="fast")
+    add_event_loop_option(parser)
     options = parser.parse_args()
-    data = asyncio.run(_main(options))
+    data = run_benchmark(_main(options), options.event_loop)
     rows = [{"after_kill": name, "count": s["count"], "p50_s": s["p50"], "max_s": s["max"]}
             for name, s in data["spans"].items()]
     print(table(rows, ["after_kill", "count", "p50_s", "max_s"]))

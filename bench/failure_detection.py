@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import summary, table, write_result
+from bench.common import add_event_loop_option, run_benchmark, summary, table, write_result
 from kemu.api.errors import ApiError
 from kemu.client.grpc_client import GrpcClient
 from kemu.manifest import load_paths
@@ -108,12 +108,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", default="10,50")
     parser.add_argument("--rounds", type=int, default=3)
+    add_event_loop_option(parser)
     options = parser.parse_args()
     load_before = os.getloadavg()
     results = []
     for size in [int(n) for n in options.nodes.split(",")]:
         with tempfile.TemporaryDirectory(prefix=f"kemu-bench-fd-{size}-") as tmp:
-            results.append(asyncio.run(measure(size, options.rounds, Path(tmp))))
+            results.append(run_benchmark(measure(size, options.rounds, Path(tmp)), options.event_loop))
             results[-1]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     rows = []
     for result in results:

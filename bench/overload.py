@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from bench.cluster import BenchCluster, deployment, node_ready, pod_capacity
-from bench.common import load_note, summary, table, write_result
+from bench.common import add_event_loop_option, load_note, run_benchmark, summary, table, write_result
 from kemu.api.meta import parse_time
 from kemu.v1 import coordination_pb2, core_pb2
 
@@ -59,9 +59,11 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=0.5)
+    add_event_loop_option(parser)
     options = parser.parse_args()
     load = load_note()
-    samples = asyncio.run(run(options.replicas, options.nodes, options.seconds, options.interval))
+    samples = run_benchmark(run(options.replicas, options.nodes, options.seconds, options.interval),
+                            options.event_loop)
     lists = summary([s["list_s"] for s in samples])
     oldest = summary([s["oldest_renewal_s"] for s in samples])
     rows = [{"measure": "Lease List latency (s)", **lists},

@@ -31,7 +31,16 @@ from typing import Any
 
 from bench import store_ceiling
 from bench.cluster import BenchCluster, PodClock, deployment, pod_capacity, pod_template
-from bench.common import RESULTS, load_note, percentile, summary, table, write_result
+from bench.common import (
+    RESULTS,
+    add_event_loop_option,
+    load_note,
+    percentile,
+    run_benchmark,
+    summary,
+    table,
+    write_result,
+)
 from bench.procstat import CpuMeter, cpu_seconds
 from bench.profiling import Profiler, top
 from kemu.api.errors import ApiError
@@ -347,8 +356,9 @@ def main() -> None:
                              "and range of each figure (the VM's speed drifts between runs)")
     parser.add_argument("--spy", action="store_true",
                         help="profile the control plane and one kubelet with py-spy")
+    add_event_loop_option(parser)
     options = parser.parse_args()
-    rows = asyncio.run(_main(options))
+    rows = run_benchmark(_main(options), options.event_loop)
     print()
     print(table(rows, COLUMNS))
     for row in rows:

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.api_latency import NAMESPACE, probe
 from bench.cluster import BenchCluster, node_ready
-from bench.common import RESULTS, load_note, table, write_result
+from bench.common import RESULTS, add_event_loop_option, load_note, run_benchmark, table, write_result
 from bench.procstat import CpuMeter, Memory, available_memory_mib, memory
 from bench.profiling import Profiler, top
 from kemu.v1 import core_pb2
@@ -150,8 +150,9 @@ def main() -> None:
     parser.add_argument("--launcher", choices=("fork", "exec"), default="fork",
                         help="kubelets forked from a preloaded zygote, or each a fresh "
                              "interpreter (LocalCluster kubelet_launcher)")
+    add_event_loop_option(parser)
     options = parser.parse_args()
-    rows, stopped = asyncio.run(_main(options))
+    rows, stopped = run_benchmark(_main(options), options.event_loop)
     print()
     print(table(rows, COLUMNS))
     passed = [r["nodes"] for r in rows if not _verdict(r, options)]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import load_note, summary, table, write_result
+from bench.common import add_event_loop_option, load_note, run_benchmark, summary, table, write_result
 from controlplane.etcd_process import EmbeddedEtcd, EtcdConfig
 from controlplane.storage.etcd import EtcdStore
 
@@ -68,12 +68,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=3000)
     parser.add_argument("--concurrency", default="1,8,32,128")
+    add_event_loop_option(parser)
     options = parser.parse_args()
     levels = [int(x) for x in options.concurrency.split(",")]
     load = load_note()
     rows: list[dict[str, Any]] = []
     for fsync in (True, False):
-        rows += asyncio.run(_run(options.writes, levels, fsync))
+        rows += run_benchmark(_run(options.writes, levels, fsync), options.event_loop)
     print(table(rows, ["fsync", "concurrency", "writes", "writes_per_s", "p50_ms", "p99_ms",
                        "client_cpu_us_per_write"]))
     print(f"load before: {load['load1']}")

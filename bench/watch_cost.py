@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import load_note, table, write_result
+from bench.common import add_event_loop_option, load_note, run_benchmark, table, write_result
 from bench.procstat import cpu_seconds
 from controlplane.etcd_process import EmbeddedEtcd, EtcdConfig
 from controlplane.storage.etcd import EtcdStore
@@ -115,9 +115,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="writes per key in each run")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each kind of watch")
     parser.add_argument("--concurrency", type=int, default=8)
+    add_event_loop_option(parser)
     options = parser.parse_args()
     load = load_note()
-    rows = asyncio.run(_run(options.keys, options.rounds, options.repeat, options.concurrency))
+    rows = run_benchmark(_run(options.keys, options.rounds, options.repeat, options.concurrency),
+                         options.event_loop)
     columns = ["prev_kv", "writes", "etcd_cpu_us_per_write", "client_cpu_us_per_write"]
     print(table(rows, columns))
     medians = _medians(rows)

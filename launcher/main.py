@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from launcher import eventloop
 from launcher.logs import configure
-from launcher.options import build_timing, log_option, timing_options
+from launcher.options import build_timing, event_loop_option, log_option, timing_options
 
 T = TypeVar("T")
 
@@ -48,11 +48,12 @@ def main() -> None:
               envvar="KEMU_READY_FILE", help="Write the serving address here once ready.")
 @timing_options
 @log_option
+@event_loop_option
 def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_port: int,
                  etcd_unsafe_no_fsync: bool, metrics_listen: str, identity: str,
                  controllers: str, no_controllers: bool, compaction_interval: float,
                  ready_file: Path | None, timing_profile: str,
-                 timing_overrides: tuple[str, ...], log_level: str) -> None:
+                 timing_overrides: tuple[str, ...], log_level: str, event_loop: str) -> None:
     """Run the API server, scheduler and controllers over etcd."""
     from controlplane.config import ControlPlaneConfig, default_identity
     from controlplane.server import ControlPlane, run
@@ -73,7 +74,7 @@ def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_p
         if ready_file:
             ready_file.write_text(plane.address)
 
-    asyncio.run(run(config, announce))
+    eventloop.run(run(config, announce), event_loop)
 
 
 @main.command()
@@ -96,9 +97,10 @@ def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_p
               help="host:port for Prometheus metrics (empty: off).")
 @timing_options
 @log_option
+@event_loop_option
 def kubelet(node_name: str, servers: str, labels: str, taints: str, capacity: str, node_ip: str,
             metrics_listen: str, timing_profile: str, timing_overrides: tuple[str, ...],
-            log_level: str) -> None:
+            log_level: str, event_loop: str) -> None:
     """Run one emulated node: register it, heartbeat, and run its pods in the fake runtime."""
     from kemu.client.nodeagent import parse_servers
     from kubelet import config as kubelet_config
@@ -126,7 +128,7 @@ def kubelet(node_name: str, servers: str, labels: str, taints: str, capacity: st
     from kubelet.server import run
 
     try:
-        asyncio.run(run(config))
+        eventloop.run(run(config), event_loop)
     except ApiError as exc:
         raise click.ClickException(f"node {name} was refused: {exc}") from None
 

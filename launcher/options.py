@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from kemu import timing
+from launcher import eventloop
 
 
 def timing_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -24,6 +25,12 @@ def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--log-level", default="info", envvar="KEMU_LOG_LEVEL",
                         show_default=True,
                         type=click.Choice(["debug", "info", "warning", "error"]))(func)
+
+
+def event_loop_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--event-loop", default=eventloop.DEFAULT_LOOP, envvar="KEMU_EVENT_LOOP",
+                        show_default=True, type=click.Choice(eventloop.LOOPS),
+                        help="The asyncio event loop the process runs on.")(func)
 
 
 def build_timing(profile: str, overrides: tuple[str, ...]) -> timing.Timing:

@@ -27,6 +27,8 @@ from typing import Any, TextIO
 
 def _preload() -> None:
     """Import what every kubelet imports, so forked children share it."""
+    import uvloop  # noqa: F401
+
     import kemu.client.nodeagent  # noqa: F401
     import kubelet.metrics
     import kubelet.server  # noqa: F401

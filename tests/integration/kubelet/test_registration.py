@@ -167,7 +167,8 @@ async def test_kubelet_is_configured_from_the_environment(cluster: LocalCluster,
                                                           tmp_path: Path) -> None:
     env = {**os.environ, "KEMU_NODE_NAME": "from-env", "KEMU_SERVER": cluster.address,
            "KEMU_LABELS": "source=env", "KEMU_TAINTS": "env=yes:NoExecute",
-           "KEMU_CAPACITY": "pods=20", "KEMU_TIMING_PROFILE": "fast"}
+           "KEMU_CAPACITY": "pods=20", "KEMU_TIMING_PROFILE": "fast",
+           "KEMU_EVENT_LOOP": "asyncio"}
     process = ManagedProcess("from-env", [sys.executable, "-m", "launcher.main", "kubelet"],
                              tmp_path / "from-env.log", env)
     process.start()
@@ -177,6 +178,7 @@ async def test_kubelet_is_configured_from_the_environment(cluster: LocalCluster,
         assert node.metadata.labels["source"] == "env"
         assert [(t.key, t.effect) for t in node.spec.taints] == [("env", "NoExecute")]
         assert node.status.capacity["pods"].value == "20"
+        assert "event loop: asyncio." in process.log_path.read_text()
     finally:
         process.stop()
 
@@ -190,6 +192,7 @@ async def test_kubelet_stops_on_sigterm_and_keeps_its_node(cluster: LocalCluster
         assert time.monotonic() - started < 5, "the kubelet did not stop promptly on SIGTERM"
         assert process.process is not None and process.process.returncode == 0
         assert "kubelet stopped" in process.log_tail()
+        assert "event loop: uvloop.Loop" in process.log_path.read_text()
         node = await client.get(core_pb2.Node, "stopping")
         assert node.metadata.name == "stopping"
 
@@ -220,6 +223,7 @@ async def test_kubelet_serves_metrics(cluster: LocalCluster) -> None:
     ("--capacity", "memory=8GB", "memory='8GB': quantities must match"),
     ("--server", "localhost", "server 'localhost' is not host:port"),
     ("--node-name", "Not_A_Name", "node name 'Not_A_Name'"),
+    ("--event-loop", "tokio", "'tokio' is not one of 'uvloop', 'asyncio'"),
     ("--timing", "node_agent_call_timeout=-1", "node_agent_call_timeout: '-1' must be a number"),
     ("--timing", "replicaset_status_batch_period=soon",
      "replicaset_status_batch_period: 'soon' is not a number of seconds"),
