@@ -45,6 +45,8 @@ class EventRecorder:
         # The series with occurrences not sent yet: what the sender looks at, rather than every
         # series it remembers (thousands on a busy node, nearly all of them sent).
         self._unsent: dict[tuple[str, ...], None] = {}
+        # The series of each object, so forgetting a pod does not scan every series.
+        self._keys_by_uid: dict[str, set[tuple[str, ...]]] = {}
         self._wakeup = asyncio.Event()
         self._last_stamp = 0
         self.sent = 0
@@ -65,8 +67,10 @@ class EventRecorder:
             event.first_timestamp = now_rfc3339(wall)
             event.reporting_component = "kubelet"
             series = self._series[key] = _Series(event, 0, wall)
+            self._keys_by_uid.setdefault(involved.uid, set()).add(key)
             while len(self._series) > MAX_TRACKED:
-                self._series.popitem(last=False)
+                oldest, _ = self._series.popitem(last=False)
+                self._untrack(oldest)
         else:
             self._series.move_to_end(key)
         series.count += 1
@@ -76,9 +80,16 @@ class EventRecorder:
 
     def forget(self, uid: str) -> None:
         """Stop tracking the events of an object that is gone."""
-        for key in [k for k in self._series if k[0] == uid]:
+        for key in self._keys_by_uid.pop(uid, ()):
             del self._series[key]
             self._unsent.pop(key, None)
+
+    def _untrack(self, key: tuple[str, ...]) -> None:
+        keys = self._keys_by_uid.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._keys_by_uid[key[0]]
 
     async def run(self) -> None:
         while True:

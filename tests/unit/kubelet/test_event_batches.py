@@ -14,7 +14,7 @@ from kemu.api.errors import ApiError, Code
 from kemu.client.nodeagent import MAX_EVENTS_PER_CALL
 from kemu.v1 import core_pb2, meta_pb2
 from kubelet.clock import FakeClock
-from kubelet.events import NORMAL, EventRecorder
+from kubelet.events import MAX_TRACKED, NORMAL, EventRecorder
 
 INTERVAL = 10.0
 
@@ -119,3 +119,34 @@ async def test_a_repeat_of_an_event_sent_long_ago_goes_out_alone_with_its_count(
     assert [len(call) for call in agent.calls] == [50, 1]
     assert agent.calls[1] == [("Started", 2)]
     assert recorder.sent == 51
+
+
+async def test_forgetting_a_pod_drops_its_series_and_no_other(
+        agent: ScriptedAgent, clock: FakeClock, recorder: EventRecorder) -> None:
+    for name in ("web", "db"):
+        recorder.record(_pod(name), NORMAL, "Started", "Started app")
+        recorder.record(_pod(name), NORMAL, "Pulled", "Pulled app")
+    await clock.settle()
+    await clock.advance(INTERVAL)
+    recorder.forget("uid-web")
+    for name in ("web", "db"):
+        recorder.record(_pod(name), NORMAL, "Started", "Started app")
+    await clock.settle()
+    # web's series is gone: its event starts again at 1; db's repeat counts on.
+    assert sorted(agent.calls[1]) == [("Started", 1), ("Started", 2)]
+    recorder.forget("uid-never-seen")
+
+
+async def test_the_series_index_forgets_what_the_recorder_no_longer_tracks(
+        agent: ScriptedAgent, clock: FakeClock, recorder: EventRecorder) -> None:
+    for index in range(MAX_TRACKED + 10):
+        recorder.record(_pod(f"web-{index}"), NORMAL, "Started", "Started app")
+    await clock.settle()
+    await clock.advance(INTERVAL)
+    assert len(recorder._keys_by_uid) == MAX_TRACKED
+    recorder.forget("uid-web-0")  # already evicted: nothing to do
+    recorder.forget(f"uid-web-{MAX_TRACKED + 9}")
+    assert len(recorder._keys_by_uid) == MAX_TRACKED - 1
+    recorder.record(_pod("web-0"), NORMAL, "Started", "Started app")
+    await clock.settle()
+    assert agent.calls[-1] == [("Started", 1)]  # evicted long ago: a new Event
