@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from typing import Any, Protocol
 
 from kemu.v1 import meta_pb2
@@ -13,10 +15,21 @@ class HasMetadata(Protocol):
     def metadata(self) -> meta_pb2.ObjectMeta: ...
 
 
+# The last second formatted and its text: a busy process stamps many objects within one second,
+# and formatting a datetime takes ~4 µs where this lookup takes ~0.2 µs.
+_last_stamp: tuple[int, str] = (0, "1970-01-01T00:00:00Z")
+
+
 def now_rfc3339(clock: float | None = None) -> str:
     """metav1.Time: seconds precision, UTC, ``Z``."""
-    moment = dt.datetime.now(dt.UTC) if clock is None else dt.datetime.fromtimestamp(clock, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _last_stamp
+    second = math.floor(time.time() if clock is None else clock)
+    last = _last_stamp
+    if last[0] == second:
+        return last[1]
+    text = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_stamp = (second, text)
+    return text
 
 
 def now_rfc3339_micro(clock: float | None = None) -> str:
