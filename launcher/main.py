@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from launcher import eventloop
+from launcher import collector, eventloop
 from launcher.logs import configure
 from launcher.options import build_timing, event_loop_option, log_option, timing_options
 
@@ -46,19 +46,25 @@ def main() -> None:
               help="Seconds of etcd history kept before compaction.")
 @click.option("--ready-file", type=click.Path(path_type=Path), default=None,
               envvar="KEMU_READY_FILE", help="Write the serving address here once ready.")
+@click.option("--gc-threshold", type=click.IntRange(min=1),
+              default=collector.CONTROLPLANE_THRESHOLD, envvar="KEMU_GC_THRESHOLD",
+              show_default=True,
+              help="Allocations between collections of the garbage collector's youngest "
+                   f"generation (Python's default: {collector.PYTHON_THRESHOLD}).")
 @timing_options
 @log_option
 @event_loop_option
 def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_port: int,
                  etcd_unsafe_no_fsync: bool, metrics_listen: str, identity: str,
                  controllers: str, no_controllers: bool, compaction_interval: float,
-                 ready_file: Path | None, timing_profile: str,
+                 ready_file: Path | None, gc_threshold: int, timing_profile: str,
                  timing_overrides: tuple[str, ...], log_level: str, event_loop: str) -> None:
     """Run the API server, scheduler and controllers over etcd."""
     from controlplane.config import ControlPlaneConfig, default_identity
     from controlplane.server import ControlPlane, run
 
     configure(log_level, "controlplane")
+    collector.set_young_threshold(gc_threshold)
     config = ControlPlaneConfig(
         listen=listen,
         etcd_endpoints=[e.strip() for e in etcd_endpoints.split(",") if e.strip()],
