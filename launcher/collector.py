@@ -1,7 +1,7 @@
 """How often Python's cyclic garbage collector runs in the control plane.
 
 The control plane keeps every object of the cluster in its watch cache and informers, and a
-collection of the oldest generation walks all of them: about 75 ms at 5000 pods, every few
+collection of the oldest generation walks all of them: about 80 ms at 5000 pods, every few
 seconds during a burst, with the loop stopped meanwhile. Reference counting frees almost all
 of the control plane's garbage at once; the collector only finds cycles. So the youngest
 generation is collected after ``CONTROLPLANE_THRESHOLD`` allocations (net of deallocations)
