@@ -9,6 +9,8 @@ import pytest
 
 from kemu.api.meta import now_rfc3339, parse_time
 
+pytestmark = pytest.mark.unit
+
 
 def formatted(clock: float) -> str:
     return dt.datetime.fromtimestamp(clock, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

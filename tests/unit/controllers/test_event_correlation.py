@@ -17,6 +17,8 @@ from controlplane.controllers.events import (
 from kemu.v1 import apps_pb2, core_pb2
 from tests.unit.controllers.batch_fakes import FakeApi
 
+pytestmark = pytest.mark.unit
+
 
 class Clock:
     def __init__(self) -> None:

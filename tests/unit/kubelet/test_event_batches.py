@@ -16,6 +16,8 @@ from kemu.v1 import core_pb2, meta_pb2
 from kubelet.clock import FakeClock
 from kubelet.events import MAX_TRACKED, NORMAL, EventRecorder
 
+pytestmark = pytest.mark.unit
+
 INTERVAL = 10.0
 
 

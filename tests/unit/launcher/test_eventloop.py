@@ -9,6 +9,8 @@ import uvloop
 
 from launcher import eventloop
 
+pytestmark = pytest.mark.unit
+
 
 async def running_loop() -> asyncio.AbstractEventLoop:
     await asyncio.sleep(0)
