@@ -367,11 +367,15 @@ class WatchCache:
         return await self.wait_for_revision(mark, timeout)
 
     async def _mark_after(self, revision: int) -> int:
-        """The revision of a progress mark written at or after ``revision``: the one being
-        written, if it turns out late enough, or a new one. (A finished mark is never awaited
-        again: that would not yield, and a mark older than ``revision`` would spin.)"""
+        """The revision of a progress mark written at or after ``revision``: the last one, if
+        it is late enough (written, or still being written), or a new one. (A finished mark is
+        never awaited again: that would not yield, and a mark older than ``revision`` would
+        spin.)"""
         while True:
             pending = self._progress_mark
+            if (pending is not None and pending.done() and not pending.cancelled()
+                    and pending.exception() is None and pending.result() >= revision):
+                return pending.result()
             if pending is None or pending.done():
                 pending = asyncio.ensure_future(self.store.touch(keys.PROGRESS_KEY))
                 pending.add_done_callback(_retrieve_exception)

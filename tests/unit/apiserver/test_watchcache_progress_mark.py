@@ -1,5 +1,6 @@
-"""WatchCache._mark_after: consistent reads that wait together share one progress mark, and a
-read newer than a finished mark writes another (a store that only counts its marks)."""
+"""WatchCache._mark_after: consistent reads that wait together share one progress mark, a read
+that comes after the mark was written still uses it, and a read newer than a finished mark
+writes another (a store that only counts its marks)."""
 
 from __future__ import annotations
 
@@ -52,4 +53,27 @@ async def test_a_read_newer_than_a_finished_mark_writes_another() -> None:
     finished.set_result(5)
     cache._progress_mark = finished
     assert await asyncio.wait_for(cache._mark_after(10), 5) == 11
+    assert store.touched == [keys.PROGRESS_KEY]
+
+
+async def test_a_read_older_than_a_finished_mark_uses_it() -> None:
+    """A read whose wait ran out just after the mark was written (on a busy loop, before the
+    cache applied it): that mark is late enough, so no second one is written."""
+    store = MarkingStore(revision=10)
+    cache = WatchCache(store, decode_object)  # type: ignore[arg-type]
+    assert await cache._mark_after(10) == 11
+    assert await cache._mark_after(10) == 11
+    assert await cache._mark_after(11) == 11
+    assert store.touched == [keys.PROGRESS_KEY]
+    assert await cache._mark_after(12) == 12
+
+
+async def test_a_failed_mark_is_not_used() -> None:
+    store = MarkingStore(revision=10)
+    cache = WatchCache(store, decode_object)  # type: ignore[arg-type]
+    failed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    failed.set_exception(RuntimeError("etcd unavailable"))
+    failed.exception()
+    cache._progress_mark = failed
+    assert await cache._mark_after(10) == 11
     assert store.touched == [keys.PROGRESS_KEY]
