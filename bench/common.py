@@ -13,7 +13,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from launcher import eventloop
+from launcher import eventloop, grpc_io
 
 T = TypeVar("T")
 
@@ -59,6 +59,7 @@ def machine() -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d"),
         "git": _git_revision(),
         "event_loop": os.environ.get("KEMU_EVENT_LOOP", eventloop.DEFAULT_LOOP),
+        "grpc_io": grpc_io.describe(),
     }
 
 

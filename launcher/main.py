@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from launcher import collector, eventloop
+from launcher import collector, eventloop, grpc_io
 from launcher.logs import configure
 from launcher.options import build_timing, event_loop_option, log_option, timing_options
 
@@ -19,6 +19,8 @@ T = TypeVar("T")
 @click.version_option(package_name="kemu")
 def main() -> None:
     """kemu: a Kubernetes-style cluster whose nodes are real processes."""
+    # Every subcommand imports gRPC only once it runs, after this.
+    grpc_io.configure()
 
 
 @main.command()
@@ -64,6 +66,7 @@ def controlplane(listen: str, etcd_endpoints: str, data_dir: Path, etcd_client_p
     from controlplane.server import ControlPlane, run
 
     configure(log_level, "controlplane")
+    grpc_io.announce()
     collector.set_young_threshold(gc_threshold)
     config = ControlPlaneConfig(
         listen=listen,
@@ -130,6 +133,7 @@ def kubelet(node_name: str, servers: str, labels: str, taints: str, capacity: st
         timing=build_timing(timing_profile, timing_overrides),
         metrics_listen=metrics_listen)
     configure(log_level, f"kubelet[{name}]")
+    grpc_io.announce()
     from kemu.api.errors import ApiError
     from kubelet.server import run
 

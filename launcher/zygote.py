@@ -24,6 +24,8 @@ import signal
 import sys
 from typing import Any, TextIO
 
+from launcher import grpc_io
+
 
 def _preload() -> None:
     """Import what every kubelet imports, so forked children share it."""
@@ -111,6 +113,7 @@ def serve(requests: TextIO, replies: TextIO) -> None:
 
 
 def main() -> None:
+    grpc_io.configure()  # before _preload imports gRPC; the children keep this choice
     _preload()
     gc.collect()
     gc.freeze()

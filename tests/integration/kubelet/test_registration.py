@@ -192,7 +192,9 @@ async def test_kubelet_stops_on_sigterm_and_keeps_its_node(cluster: LocalCluster
         assert time.monotonic() - started < 5, "the kubelet did not stop promptly on SIGTERM"
         assert process.process is not None and process.process.returncode == 0
         assert "kubelet stopped" in process.log_tail()
-        assert "event loop: uvloop.Loop" in process.log_path.read_text()
+        log = process.log_path.read_text()
+        assert "event loop: uvloop.Loop" in log
+        assert "gRPC I/O: I/O manager" in log
         node = await client.get(core_pb2.Node, "stopping")
         assert node.metadata.name == "stopping"
 
