@@ -105,10 +105,17 @@ class OwnStatusWrites:
             return False
         while revisions and next(iter(revisions)) < event.revision:
             revisions.popitem(last=False)
-        if event.revision not in revisions:
-            return False
-        del revisions[event.revision]
-        return True
+        mine = event.revision in revisions
+        if mine:
+            del revisions[event.revision]
+        if not revisions:
+            # Nothing left to leave out: no entry stays behind for every node ever seen.
+            del self._written[node_name]
+        return mine
+
+    def remembering(self) -> set[str]:
+        """The nodes with written versions their watch has not passed yet."""
+        return set(self._written)
 
 
 def _require_node(name: str) -> None:

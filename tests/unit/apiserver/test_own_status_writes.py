@@ -83,3 +83,18 @@ async def test_a_node_whose_watch_is_down_keeps_only_the_newest() -> None:
     assert not await own.take("node-a", event(1))
     assert await own.take("node-a", event(2))
     assert await own.take("node-a", event(3))
+
+
+async def test_a_node_is_forgotten_once_its_watch_has_passed_all_it_wrote() -> None:
+    own = OwnStatusWrites()
+    own.wrote("node-a", 5)
+    own.wrote("node-a", 9)
+    own.wrote("node-b", 6)
+    assert await own.take("node-a", event(5))
+    assert own.remembering() == {"node-a", "node-b"}
+    assert not await own.take("node-a", event(12))  # 9 went out before the answer came
+    assert own.remembering() == {"node-b"}
+    assert await own.take("node-b", event(6))
+    assert own.remembering() == set()
+    own.wrote("node-a", 14)  # remembered again from scratch
+    assert await own.take("node-a", event(14))
