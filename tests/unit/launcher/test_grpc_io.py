@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 import pytest
 
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.unit
 def fresh(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """As a process that has not imported gRPC yet and whose environment does not name it."""
     monkeypatch.delitem(sys.modules, "grpc", raising=False)
-    monkeypatch.delenv(grpc_io.ENVIRONMENT_VARIABLE, raising=False)
+    # setenv first, so that the variable configure() sets is removed again afterwards.
+    monkeypatch.setenv(grpc_io.ENVIRONMENT_VARIABLE, "")
+    monkeypatch.delenv(grpc_io.ENVIRONMENT_VARIABLE)
     monkeypatch.setattr(grpc_io, "_chosen", None)
     return monkeypatch
 
@@ -41,9 +44,7 @@ def test_a_value_in_the_environment_is_kept(fresh: pytest.MonkeyPatch, value: st
 
 
 def test_too_late_once_grpc_is_imported(fresh: pytest.MonkeyPatch) -> None:
-    import grpc
-
-    fresh.setitem(sys.modules, "grpc", grpc)
+    fresh.setitem(sys.modules, "grpc", types.ModuleType("grpc"))
     grpc_io.configure()
     assert grpc_io.ENVIRONMENT_VARIABLE not in os.environ
     assert grpc_io.describe() == "as gRPC was imported (before kemu could choose)"
