@@ -3,10 +3,11 @@
 grpcio 1.85 moves the bytes of every call through its EventEngine by default: a pool of its own
 threads does the socket work and hands each completion over to the thread that polls the
 completion queue for asyncio. With three of gRPC's experiments turned off (the EventEngine's
-client, listener and other endpoints) the older I/O manager does that work on the polling thread
-itself, with fewer hand-overs between threads. On this project's 2-core machine a unary call
-served and answered in one process took about a fifth less CPU that way, and the control plane
-and the kubelets about 8 % less per pod in a pod burst (docs/benchmarks.md, seventh round).
+client, listener and other endpoints) the older I/O manager does that work on the threads that
+start a call and poll for its completion, with fewer hand-overs between threads. On this
+project's 2-core machine a unary call served and answered in one process took about a fifth
+less CPU that way, and the control plane and the kubelets 5-9 % less per pod in a pod burst
+(docs/benchmarks.md, seventh round).
 
 gRPC reads ``GRPC_EXPERIMENTS`` when it is first imported, so ``configure`` must run before any
 ``import grpc`` in the process (processes forked from the kubelet zygote keep the zygote's
