@@ -34,4 +34,3 @@ def test_a_threshold_below_one_is_refused(allocations: int) -> None:
                                          "must be at least 1"):
         collector.set_young_threshold(allocations)
     assert gc.get_threshold() == (700, 10, 10)
-
